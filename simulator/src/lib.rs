@@ -1,1 +1,4 @@
-//! flux-sim library.
+//! flux-sim: fakes Flux controllers. Scenarios, a deterministic core, an embedded Kubernetes API,
+//! and real-time controllers driving Flux objects through any Kubernetes API.
+
+pub mod scenario;

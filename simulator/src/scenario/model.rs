@@ -1,0 +1,247 @@
+//! The validated scenario: what the simulator core and drivers consume. Parsing, validation with
+//! file:line errors, the JSON schema and the generator produce or describe these types.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use model::{kinds::KindInfo, Controller, FluxVersion, ObjectRef};
+use serde_json::Value;
+
+/// The `apiVersion` of scenario files.
+pub const API_VERSION: &str = "flux-sim.flux-monitor.dev/v1alpha1";
+
+/// A scenario after parsing and validation. Every reference in it resolves.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    /// The file it came from (for messages); empty for generated scenarios.
+    pub source: PathBuf,
+    pub flux_version: FluxVersion,
+    pub seed: u64,
+    /// How long the scenario runs in scenario time.
+    pub duration: Duration,
+    /// Prometheus scrape interval used for sampling in virtual time (default 30s).
+    pub scrape_interval: Duration,
+    pub resources: Vec<Resource>,
+    pub faults: Vec<FaultSpec>,
+    pub expectations: Expectations,
+}
+
+/// One Flux object the scenario creates at scenario time 0.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub kind: &'static KindInfo,
+    pub name: String,
+    pub namespace: String,
+    /// `spec.interval` (Alerts and Providers have none: zero).
+    pub interval: Duration,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    /// Initially suspended (`spec.suspend: true`).
+    pub suspend: bool,
+    /// The user's spec overlay (url, path, sourceRef, dependsOn, chart, ...), merged over the
+    /// defaults the core fills in for the kind. Always a JSON object.
+    pub spec: Value,
+    /// 1-based line of this resource in the scenario file (0 when generated).
+    pub line: usize,
+}
+
+impl Resource {
+    pub fn object_ref(&self) -> ObjectRef {
+        ObjectRef::new(self.kind.kind, self.namespace.clone(), self.name.clone())
+    }
+}
+
+/// The fault catalog. Names (kebab-case in files) are stable: scenario files rely on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Fault {
+    /// Sources: fetching the artifact fails (GitOperationFailed, HelmRepository index fetch,
+    /// OCIArtifactPullFailed, BucketOperationFailed).
+    FetchFailure,
+    /// Sources: authentication fails (AuthenticationFailed).
+    AuthFailure,
+    /// Kustomization: kustomize build fails (BuildFailed).
+    BuildFailure,
+    /// Kustomization: server-side apply fails (ReconciliationFailed).
+    ApplyFailure,
+    /// Kustomization, HelmRelease: health checks time out (HealthCheckFailed).
+    HealthCheckFailure,
+    /// Kustomization: garbage collection fails (PruneFailed).
+    PruneFailure,
+    /// HelmRelease: install fails (InstallFailed).
+    InstallFailure,
+    /// HelmRelease: upgrade fails (UpgradeFailed).
+    UpgradeFailure,
+    /// HelmRelease: helm test fails (TestFailed).
+    TestFailure,
+    /// HelmRelease: remediation retries exhausted; Stalled=True RetriesExceeded.
+    RetriesExhausted,
+    /// Any kind: spec.suspend set for the fault's duration (resumed after).
+    Suspend,
+    /// Any kind: reconciles take `reconcileDuration` (default 45s) instead of well under a second.
+    Slow,
+    /// Any kind: the controller stops reconciling the object but keeps serving metrics; a spec
+    /// change made at the fault's start is never observed (observedGeneration lags).
+    Stale,
+    /// A controller: its metrics endpoint stops answering and its objects stop reconciling.
+    ControllerDown,
+    /// A controller: a fraction `rate` (default 0.5) of its reconciles end in error
+    /// (controller_runtime_reconcile_errors_total), objects otherwise healthy.
+    ErrorRate,
+    /// Any kind: the object emits `count` (default 50) identical events in a burst.
+    EventStorm,
+}
+
+impl Fault {
+    pub const ALL: [Fault; 16] = [
+        Fault::FetchFailure,
+        Fault::AuthFailure,
+        Fault::BuildFailure,
+        Fault::ApplyFailure,
+        Fault::HealthCheckFailure,
+        Fault::PruneFailure,
+        Fault::InstallFailure,
+        Fault::UpgradeFailure,
+        Fault::TestFailure,
+        Fault::RetriesExhausted,
+        Fault::Suspend,
+        Fault::Slow,
+        Fault::Stale,
+        Fault::ControllerDown,
+        Fault::ErrorRate,
+        Fault::EventStorm,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::FetchFailure => "fetch-failure",
+            Fault::AuthFailure => "auth-failure",
+            Fault::BuildFailure => "build-failure",
+            Fault::ApplyFailure => "apply-failure",
+            Fault::HealthCheckFailure => "health-check-failure",
+            Fault::PruneFailure => "prune-failure",
+            Fault::InstallFailure => "install-failure",
+            Fault::UpgradeFailure => "upgrade-failure",
+            Fault::TestFailure => "test-failure",
+            Fault::RetriesExhausted => "retries-exhausted",
+            Fault::Suspend => "suspend",
+            Fault::Slow => "slow",
+            Fault::Stale => "stale",
+            Fault::ControllerDown => "controller-down",
+            Fault::ErrorRate => "error-rate",
+            Fault::EventStorm => "event-storm",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Fault> {
+        // `stalled` is accepted as the DESIGN.md alias of retries-exhausted.
+        if name == "stalled" {
+            return Some(Fault::RetriesExhausted);
+        }
+        Fault::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// Whether the fault targets a controller (`controller:`) rather than an object (`target:`).
+    pub fn targets_controller(self) -> bool {
+        matches!(self, Fault::ControllerDown | Fault::ErrorRate)
+    }
+
+    /// The kinds an object fault applies to; empty means every kind with a status.
+    pub fn applies_to(self) -> &'static [&'static str] {
+        match self {
+            Fault::FetchFailure | Fault::AuthFailure => {
+                &["GitRepository", "HelmRepository", "OCIRepository", "Bucket", "HelmChart", "ImageRepository"]
+            }
+            Fault::BuildFailure => &["Kustomization", "HelmChart"],
+            Fault::ApplyFailure | Fault::PruneFailure => &["Kustomization"],
+            Fault::HealthCheckFailure => &["Kustomization", "HelmRelease"],
+            Fault::InstallFailure | Fault::UpgradeFailure | Fault::TestFailure | Fault::RetriesExhausted => {
+                &["HelmRelease"]
+            }
+            _ => &[],
+        }
+    }
+}
+
+/// What a fault acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FaultTarget {
+    Object(ObjectRef),
+    Controller(Controller),
+}
+
+/// One entry of the fault timeline.
+#[derive(Debug, Clone)]
+pub struct FaultSpec {
+    /// Scenario time the fault starts.
+    pub at: Duration,
+    pub target: FaultTarget,
+    pub fault: Fault,
+    /// Overrides the Ready reason Flux would report for this fault.
+    pub reason: Option<String>,
+    /// Overrides the Ready message Flux would report for this fault.
+    pub message: Option<String>,
+    /// How long it lasts; `None` = until the scenario ends.
+    pub duration: Option<Duration>,
+    /// `slow`: how long each reconcile takes.
+    pub reconcile_duration: Option<Duration>,
+    /// `error-rate`: fraction of reconciles that error, 0..=1.
+    pub rate: Option<f64>,
+    /// `event-storm`: how many identical events.
+    pub count: Option<u32>,
+    /// 1-based line in the scenario file (0 when generated).
+    pub line: usize,
+}
+
+impl FaultSpec {
+    /// Whether the fault is in force at scenario time `t`.
+    pub fn active_at(&self, t: Duration) -> bool {
+        t >= self.at && self.duration.is_none_or(|d| t < self.at + d)
+    }
+}
+
+/// What must (and must not) happen. Parsed and validated now; used by `test` and `drill`.
+#[derive(Debug, Clone, Default)]
+pub struct Expectations {
+    pub alerts: Vec<AlertExpectation>,
+    pub not_alerts: Vec<NotAlertExpectation>,
+    pub notifications: Vec<NotificationExpectation>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AlertExpectation {
+    pub alertname: String,
+    /// Labels the firing alert must carry (exact values).
+    pub labels: BTreeMap<String, String>,
+    /// Index into `Scenario::faults` of the fault the alert answers; `None` = from scenario start.
+    pub after_fault: Option<usize>,
+    /// Must be firing no later than this long after that fault starts.
+    pub within: Duration,
+    /// The Alertmanager receiver it must reach, when an Alertmanager config is given.
+    pub receiver: Option<String>,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct NotAlertExpectation {
+    pub alertname: String,
+    pub labels: BTreeMap<String, String>,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct NotificationExpectation {
+    /// The Flux Provider (`namespace/name` or `name` in the object's namespace).
+    pub provider: String,
+    /// The object the event is about.
+    pub object: ObjectRef,
+    /// `info` or `error`.
+    pub severity: String,
+    /// A substring the delivered message must contain.
+    pub text: Option<String>,
+    pub after_fault: Option<usize>,
+    pub within: Duration,
+    pub line: usize,
+}
