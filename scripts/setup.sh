@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what the tests and the demo need when it is missing: Prometheus and promtool (Debian
+# `prometheus`), Alertmanager and amtool (`prometheus-alertmanager`), kubectl (`kubernetes-client`
+# when the machine has none). As root it uses apt-get; otherwise it says what to install.
+set -euo pipefail
+
+missing_pkgs=()
+need() { # need COMMAND PACKAGE
+  command -v "$1" >/dev/null 2>&1 || missing_pkgs+=("$2")
+}
+need prometheus prometheus
+need promtool prometheus
+need prometheus-alertmanager prometheus-alertmanager
+need amtool prometheus-alertmanager
+need kubectl kubernetes-client
+command -v cargo >/dev/null 2>&1 || { echo "setup: cargo is missing: install Rust with rustup (https://rustup.rs)" >&2; exit 2; }
+
+if [ ${#missing_pkgs[@]} -eq 0 ]; then
+  exit 0
+fi
+# de-duplicate, keep order
+mapfile -t pkgs < <(printf '%s\n' "${missing_pkgs[@]}" | awk '!seen[$0]++')
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "setup: installing ${pkgs[*]} with apt-get" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # The packages' services are not wanted: tests and drills start their own on loopback ports.
+  apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+  for svc in prometheus prometheus-alertmanager; do
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+      systemctl stop "$svc" || true
+    fi
+  done
+else
+  echo "setup: missing ${pkgs[*]}: run 'sudo apt-get install ${pkgs[*]}' (Debian/Ubuntu)" >&2
+  exit 2
+fi
