@@ -1,4 +1,5 @@
 //! flux-sim: fakes Flux controllers. Scenarios, a deterministic core, an embedded Kubernetes API,
 //! and real-time controllers driving Flux objects through any Kubernetes API.
 
+pub mod apiserver;
 pub mod scenario;

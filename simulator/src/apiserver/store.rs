@@ -1,0 +1,1040 @@
+//! The object store behind the embedded API: typed collections of JSON objects, resourceVersions,
+//! managedFields, and a bounded event history that watches resume from.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::ops::Bound;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::{json, Value};
+use tokio::sync::broadcast;
+
+use super::error::ApiError;
+use super::fields::{self, FieldPath, ManagedEntry, Writer};
+use super::object::{
+    at_version, check_kind, check_name, has_generation, meta_mut, new_uid, now_rfc3339,
+    random_suffix, spec_changed, str_at, SERVER_METADATA,
+};
+use super::selector::{FieldSelector, LabelSelector};
+use super::types::{split_api_version, ResourceType};
+
+/// How many events the store keeps for watches that resume from a resourceVersion.
+const HISTORY: usize = 10_000;
+/// How many events a slow in-process subscriber may fall behind before it lags.
+const BROADCAST: usize = 16_384;
+
+/// What happened to an object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventType {
+    /// `ADDED`, `MODIFIED` or `DELETED`, as in a WatchEvent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One change in the store, as watches and in-process subscribers see it.
+#[derive(Clone, Debug)]
+pub struct WatchEvent {
+    pub event_type: EventType,
+    pub group: String,
+    pub plural: String,
+    pub resource_version: u64,
+    /// The object after the change (for DELETED, the object as it was deleted), at the storage version.
+    pub object: Arc<Value>,
+    /// The object before a MODIFIED change.
+    pub previous: Option<Arc<Value>>,
+}
+
+/// Options of a list: scope, selectors, paging.
+#[derive(Clone, Debug, Default)]
+pub struct ListOptions {
+    pub namespace: Option<String>,
+    pub label_selector: LabelSelector,
+    pub field_selector: FieldSelector,
+    pub limit: Option<usize>,
+    pub continue_token: Option<String>,
+}
+
+/// One page of a list.
+#[derive(Clone, Debug)]
+pub struct ListPage {
+    pub items: Vec<Value>,
+    pub resource_version: u64,
+    pub continue_token: Option<String>,
+    /// Set only for unfiltered paged lists, as the real API does.
+    pub remaining_item_count: Option<u64>,
+}
+
+/// How a patch changes an object.
+#[derive(Clone, Debug)]
+pub enum Patch {
+    /// RFC 7386 JSON merge patch (also used for strategic merge patches of built-in types).
+    Merge(Value),
+    /// RFC 6902 JSON patch.
+    Json(Value),
+    /// Server-side apply, always forced: the applied configuration merged in, owned by the manager.
+    Apply(Value),
+}
+
+type ObjectKey = (String, String);
+
+struct Stored {
+    object: Arc<Value>,
+    managed: Vec<ManagedEntry>,
+}
+
+struct Inner {
+    types: Vec<Arc<ResourceType>>,
+    objects: HashMap<(String, String), BTreeMap<ObjectKey, Stored>>,
+    resource_version: u64,
+    history: VecDeque<WatchEvent>,
+    /// Events up to this resourceVersion have left the history.
+    expired_through: u64,
+}
+
+struct Shared {
+    inner: Mutex<Inner>,
+    events: broadcast::Sender<WatchEvent>,
+}
+
+/// The embedded API's objects. Clones share the same store.
+#[derive(Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+    manager: Arc<str>,
+}
+
+/// Who is writing, at which version, and whether the write is a dry run.
+#[derive(Clone, Debug)]
+pub(crate) struct WriteContext<'a> {
+    pub manager: &'a str,
+    pub version: &'a str,
+    pub dry_run: bool,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("manager", &self.manager)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// A store serving the built-in types plus `types`, with a CRD object for each custom type
+    /// and the namespaces every cluster has.
+    pub fn new(types: Vec<ResourceType>) -> Store {
+        let (events, _) = broadcast::channel(BROADCAST);
+        let builtin: Vec<Arc<ResourceType>> =
+            ResourceType::builtin().into_iter().map(Arc::new).collect();
+        let store = Store {
+            shared: Arc::new(Shared {
+                inner: Mutex::new(Inner {
+                    types: builtin,
+                    objects: HashMap::new(),
+                    resource_version: 0,
+                    history: VecDeque::new(),
+                    expired_through: 0,
+                }),
+                events,
+            }),
+            manager: Arc::from("flux-sim"),
+        };
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            store
+                .create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
+                .expect("built-in namespaces are valid");
+        }
+        for rt in types {
+            store.add_type(rt);
+        }
+        store
+    }
+
+    /// The same store, writing as `manager` (the managedFields manager of in-process writes).
+    pub fn with_manager(&self, manager: &str) -> Store {
+        Store {
+            shared: self.shared.clone(),
+            manager: Arc::from(manager),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.shared
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Serves a further type, and records its CustomResourceDefinition for custom types.
+    pub fn add_type(&self, rt: ResourceType) {
+        if rt.is_builtin() {
+            let mut inner = self.lock();
+            inner
+                .types
+                .retain(|t| !(t.group == rt.group && t.plural == rt.plural));
+            inner.types.push(Arc::new(rt));
+            return;
+        }
+        let crd = rt.to_crd();
+        let name = rt.qualified_plural();
+        let result = match self.create(crd.clone()) {
+            Err(ApiError::AlreadyExists { .. }) => self.update(crd, None).map(|_| ()),
+            other => other.map(|_| ()),
+        };
+        result.unwrap_or_else(|e| panic!("the CustomResourceDefinition {name} is valid: {e}"));
+    }
+
+    /// Every served type.
+    pub fn types(&self) -> Vec<ResourceType> {
+        self.lock().types.iter().map(|t| (**t).clone()).collect()
+    }
+
+    /// The type with this group and plural.
+    pub fn resource_type(&self, group: &str, plural: &str) -> Option<ResourceType> {
+        self.lock().find(group, plural).map(|t| (*t).clone())
+    }
+
+    pub(crate) fn type_arc(&self, group: &str, plural: &str) -> Option<Arc<ResourceType>> {
+        self.lock().find(group, plural)
+    }
+
+    /// The type an object of this `apiVersion` and `kind` belongs to.
+    pub fn resolve_kind(&self, api_version: &str, kind: &str) -> Option<ResourceType> {
+        self.lock()
+            .types
+            .iter()
+            .find(|t| t.kind == kind && t.serves_api_version(api_version))
+            .map(|t| (**t).clone())
+    }
+
+    /// The current (global) resourceVersion.
+    pub fn resource_version(&self) -> u64 {
+        self.lock().resource_version
+    }
+
+    /// Every change from now on, for in-process observers.
+    pub fn subscribe(&self) -> broadcast::Receiver<WatchEvent> {
+        self.shared.events.subscribe()
+    }
+
+    fn type_of(&self, group: &str, plural: &str) -> Result<Arc<ResourceType>, ApiError> {
+        self.type_arc(group, plural)
+            .ok_or(ApiError::ResourceNotFound)
+    }
+
+    fn type_of_object(&self, object: &Value) -> Result<Arc<ResourceType>, ApiError> {
+        let api_version = object
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let kind = object
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let inner = self.lock();
+        inner
+            .types
+            .iter()
+            .find(|t| t.kind == kind && t.serves_api_version(api_version))
+            .cloned()
+            .ok_or_else(|| {
+                let (_, version) = split_api_version(api_version);
+                ApiError::bad_request(format!(
+                    "no matches for kind {kind:?} in version {api_version:?} ({version})"
+                ))
+            })
+    }
+
+    fn context(&self) -> WriteContext<'_> {
+        WriteContext {
+            manager: &self.manager,
+            version: "",
+            dry_run: false,
+        }
+    }
+
+    /// Creates an object (its apiVersion, kind and metadata.namespace say where). As on the real
+    /// API, `.status` is dropped when status is a subresource.
+    pub fn create(&self, object: Value) -> Result<Value, ApiError> {
+        let rt = self.type_of_object(&object)?;
+        let ns = str_at(&object, "/metadata/namespace").map(str::to_string);
+        self.create_in(&rt, ns.as_deref(), object, &self.context())
+    }
+
+    /// Creates an object and then writes its `.status` (one convenience for seeding objects).
+    pub fn create_with_status(&self, object: Value) -> Result<Value, ApiError> {
+        let created = self.create(object.clone())?;
+        match object.get("status") {
+            Some(status) if self.type_of_object(&object)?.status_subresource => {
+                let mut with_status = created;
+                with_status["status"] = status.clone();
+                self.update(with_status, Some("status"))
+            }
+            _ => Ok(created),
+        }
+    }
+
+    /// One object.
+    pub fn get(
+        &self,
+        group: &str,
+        plural: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        let rt = self.type_of(group, plural)?;
+        self.get_in(&rt, namespace, name).map(|o| (*o).clone())
+    }
+
+    /// Every object of a type, in one namespace or (None) all of them, ordered by namespace and name.
+    pub fn list(
+        &self,
+        group: &str,
+        plural: &str,
+        namespace: Option<&str>,
+    ) -> Result<Vec<Value>, ApiError> {
+        let rt = self.type_of(group, plural)?;
+        let options = ListOptions {
+            namespace: namespace.map(str::to_string),
+            ..ListOptions::default()
+        };
+        Ok(self.list_in(&rt, &options)?.items)
+    }
+
+    /// One page of a list with selectors, limit and continue token.
+    pub fn list_page(
+        &self,
+        group: &str,
+        plural: &str,
+        options: &ListOptions,
+    ) -> Result<ListPage, ApiError> {
+        let rt = self.type_of(group, plural)?;
+        self.list_in(&rt, options)
+    }
+
+    /// Replaces an object (PUT); `subresource` `Some("status")` writes only `.status`.
+    /// A `metadata.resourceVersion` in `object` must match the stored one.
+    pub fn update(&self, object: Value, subresource: Option<&str>) -> Result<Value, ApiError> {
+        let rt = self.type_of_object(&object)?;
+        let ns = str_at(&object, "/metadata/namespace").map(str::to_string);
+        let name = str_at(&object, "/metadata/name")
+            .unwrap_or_default()
+            .to_string();
+        self.update_in(
+            &rt,
+            ns.as_deref(),
+            &name,
+            object,
+            subresource,
+            &self.context(),
+        )
+    }
+
+    /// Applies a JSON merge patch (RFC 7386) to an object or its `/status`.
+    pub fn merge_patch(
+        &self,
+        group: &str,
+        plural: &str,
+        namespace: Option<&str>,
+        name: &str,
+        patch: &Value,
+        subresource: Option<&str>,
+    ) -> Result<Value, ApiError> {
+        self.patch(
+            group,
+            plural,
+            namespace,
+            name,
+            Patch::Merge(patch.clone()),
+            subresource,
+        )
+    }
+
+    /// Applies any kind of patch to an object or its `/status`.
+    pub fn patch(
+        &self,
+        group: &str,
+        plural: &str,
+        namespace: Option<&str>,
+        name: &str,
+        patch: Patch,
+        subresource: Option<&str>,
+    ) -> Result<Value, ApiError> {
+        let rt = self.type_of(group, plural)?;
+        self.patch_in(&rt, namespace, name, patch, subresource, &self.context())
+    }
+
+    /// Deletes an object at once (no finalizers); returns it as it was deleted.
+    pub fn delete(
+        &self,
+        group: &str,
+        plural: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        let rt = self.type_of(group, plural)?;
+        self.delete_in(&rt, namespace, name, false)
+    }
+
+    // ---- the implementations the HTTP layer shares ----
+
+    pub(crate) fn get_in(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Arc<Value>, ApiError> {
+        let key = object_key(rt, namespace, name);
+        let inner = self.lock();
+        inner
+            .collection(rt)
+            .and_then(|c| c.get(&key))
+            .map(|s| s.object.clone())
+            .ok_or_else(|| not_found(rt, name))
+    }
+
+    pub(crate) fn list_in(
+        &self,
+        rt: &ResourceType,
+        options: &ListOptions,
+    ) -> Result<ListPage, ApiError> {
+        let cursor = options
+            .continue_token
+            .as_deref()
+            .map(decode_continue)
+            .transpose()?;
+        let inner = self.lock();
+        let resource_version = cursor.as_ref().map_or(inner.resource_version, |c| c.0);
+        let empty = BTreeMap::new();
+        let collection = inner.collection(rt).unwrap_or(&empty);
+        let ns = options.namespace.as_deref().filter(|_| rt.namespaced);
+        let start = match (&cursor, ns) {
+            (Some((_, key)), _) => Bound::Excluded(key.clone()),
+            (None, Some(ns)) => Bound::Included((ns.to_string(), String::new())),
+            (None, None) => Bound::Unbounded,
+        };
+        let filtered = !options.label_selector.is_empty() || !options.field_selector.is_empty();
+        let mut matching = collection
+            .range((start, Bound::Unbounded))
+            .take_while(|(key, _)| ns.is_none_or(|ns| key.0 == ns))
+            .filter(|(_, s)| {
+                options.label_selector.matches(&s.object)
+                    && options.field_selector.matches(&s.object)
+            });
+        let limit = options.limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
+        let mut items = Vec::new();
+        let mut last = None;
+        for (key, stored) in matching.by_ref() {
+            items.push((*stored.object).clone());
+            last = Some(key);
+            if items.len() == limit {
+                break;
+            }
+        }
+        let (continue_token, remaining) = match last {
+            Some(last) if items.len() == limit => {
+                let remaining = matching.count() as u64;
+                if remaining == 0 {
+                    (None, None)
+                } else {
+                    (
+                        Some(encode_continue(resource_version, last)),
+                        (!filtered).then_some(remaining),
+                    )
+                }
+            }
+            _ => (None, None),
+        };
+        Ok(ListPage {
+            items,
+            resource_version,
+            continue_token,
+            remaining_item_count: remaining,
+        })
+    }
+
+    pub(crate) fn create_in(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        object: Value,
+        ctx: &WriteContext,
+    ) -> Result<Value, ApiError> {
+        self.create_op(rt, namespace, object, ctx, "Update")
+    }
+
+    fn create_op(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        mut object: Value,
+        ctx: &WriteContext,
+        operation: &str,
+    ) -> Result<Value, ApiError> {
+        let version = if ctx.version.is_empty() {
+            rt.version.as_str()
+        } else {
+            ctx.version
+        };
+        check_kind(rt, &object, version)?;
+        let body_ns = str_at(&object, "/metadata/namespace")
+            .filter(|n| !n.is_empty())
+            .map(str::to_string);
+        let ns = if rt.namespaced {
+            match (namespace, body_ns.as_deref()) {
+                (Some(url), Some(body)) if url != body => {
+                    return Err(ApiError::bad_request(
+                        "the namespace of the provided object does not match the namespace sent on the request",
+                    ))
+                }
+                (Some(ns), _) | (None, Some(ns)) => Some(ns.to_string()),
+                (None, None) => {
+                    let name = str_at(&object, "/metadata/name").unwrap_or_default();
+                    return Err(ApiError::invalid(
+                        &rt.group,
+                        &rt.kind,
+                        name,
+                        "metadata.namespace",
+                        "FieldValueRequired",
+                        "Required value".to_string(),
+                    ));
+                }
+            }
+        } else {
+            None
+        };
+        let mut inner = self.lock();
+        if let Some(ns) = &ns {
+            let namespaces = inner
+                .find("", "namespaces")
+                .expect("namespaces are built in");
+            if inner
+                .collection(&namespaces)
+                .is_none_or(|c| !c.contains_key(&(String::new(), ns.clone())))
+            {
+                return Err(not_found(&namespaces, ns));
+            }
+        }
+        let meta = meta_mut(&mut object);
+        let mut name = meta
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if name.is_empty() {
+            if let Some(prefix) = meta.get("generateName").and_then(Value::as_str) {
+                name = format!("{prefix}{}", random_suffix());
+            }
+        }
+        check_name(rt, &name)?;
+        let key = object_key(rt, ns.as_deref(), &name);
+        if inner.collection(rt).is_some_and(|c| c.contains_key(&key)) {
+            return Err(ApiError::AlreadyExists {
+                group: rt.group.clone(),
+                resource: rt.plural.clone(),
+                name,
+            });
+        }
+        let now = now_rfc3339();
+        for field in SERVER_METADATA {
+            meta.remove(*field);
+        }
+        meta.insert("name".to_string(), json!(name));
+        if let Some(ns) = &ns {
+            meta.insert("namespace".to_string(), json!(ns));
+        }
+        meta.insert("uid".to_string(), json!(new_uid()));
+        meta.insert("creationTimestamp".to_string(), json!(now));
+        if has_generation(rt) {
+            meta.insert("generation".to_string(), json!(1));
+        }
+        object["apiVersion"] = json!(rt.api_version());
+        if rt.status_subresource {
+            object.as_object_mut().map(|o| o.remove("status"));
+        }
+        if rt.group.is_empty() && rt.plural == "namespaces" {
+            object["spec"] = json!({"finalizers": ["kubernetes"]});
+            object["status"] = json!({"phase": "Active"});
+        }
+        let api_version = rt.api_version_for(version);
+        let writer = Writer {
+            manager: ctx.manager,
+            operation,
+            subresource: None,
+            api_version: &api_version,
+            time: &now,
+        };
+        let mut managed = Vec::new();
+        fields::record(&mut managed, None, &object, &writer, None);
+        if ctx.dry_run {
+            return Ok(at_version(&object, rt, version));
+        }
+        let stored = inner.commit(rt, key, object, managed, None, &self.shared.events);
+        Ok(at_version(&stored, rt, version))
+    }
+
+    pub(crate) fn update_in(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        object: Value,
+        subresource: Option<&str>,
+        ctx: &WriteContext,
+    ) -> Result<Value, ApiError> {
+        let version = if ctx.version.is_empty() {
+            rt.version.as_str()
+        } else {
+            ctx.version
+        };
+        check_kind(rt, &object, version)?;
+        let body_name = str_at(&object, "/metadata/name").unwrap_or_default();
+        if body_name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        if let (Some(url), Some(body)) = (namespace, str_at(&object, "/metadata/namespace")) {
+            if rt.namespaced && url != body {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+        }
+        self.write(
+            rt,
+            namespace,
+            name,
+            subresource,
+            ctx,
+            ("Update", None),
+            |_| Ok(object),
+        )
+    }
+
+    pub(crate) fn patch_in(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        patch: Patch,
+        subresource: Option<&str>,
+        ctx: &WriteContext,
+    ) -> Result<Value, ApiError> {
+        let version = if ctx.version.is_empty() {
+            rt.version.clone()
+        } else {
+            ctx.version.to_string()
+        };
+        if let Patch::Apply(config) = &patch {
+            check_kind(rt, config, &version)?;
+            let exists = self.get_in(rt, namespace, name).is_ok();
+            if !exists && subresource.is_none() {
+                let mut config = config.clone();
+                meta_mut(&mut config).insert("name".to_string(), json!(name));
+                return self.create_op(rt, namespace, config, ctx, "Apply");
+            }
+        }
+        let (operation, applied) = match &patch {
+            Patch::Apply(config) => ("Apply", Some(fields::applied_fields(config))),
+            _ => ("Update", None),
+        };
+        self.write(
+            rt,
+            namespace,
+            name,
+            subresource,
+            ctx,
+            (operation, applied),
+            |current| {
+                let mut patched = at_version(current, rt, &version);
+                match &patch {
+                    Patch::Merge(p) | Patch::Apply(p) => {
+                        if !p.is_object() {
+                            return Err(ApiError::bad_request("the patch must be a JSON object"));
+                        }
+                        json_patch::merge(&mut patched, p);
+                    }
+                    Patch::Json(p) => {
+                        let ops: json_patch::Patch =
+                            serde_json::from_value(p.clone()).map_err(|e| {
+                                ApiError::bad_request(format!("invalid JSON patch: {e}"))
+                            })?;
+                        json_patch::patch(&mut patched, &ops).map_err(|e| ApiError::Invalid {
+                            group: rt.group.clone(),
+                            kind: rt.kind.clone(),
+                            name: name.to_string(),
+                            causes: vec![super::error::StatusCause {
+                                reason: "FieldValueInvalid".to_string(),
+                                message: e.to_string(),
+                                field: "patch".to_string(),
+                            }],
+                        })?;
+                    }
+                }
+                Ok(patched)
+            },
+        )
+    }
+
+    /// The shared read-modify-write path: `change` turns the current object into the candidate,
+    /// then the server's rules decide what of it is kept.
+    #[allow(clippy::too_many_arguments)]
+    fn write(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        subresource: Option<&str>,
+        ctx: &WriteContext,
+        (operation, applied): (&str, Option<BTreeSet<FieldPath>>),
+        change: impl FnOnce(&Value) -> Result<Value, ApiError>,
+    ) -> Result<Value, ApiError> {
+        let version = if ctx.version.is_empty() {
+            rt.version.as_str()
+        } else {
+            ctx.version
+        };
+        if subresource.is_some_and(|s| s != "status" || !rt.status_subresource) {
+            return Err(ApiError::ResourceNotFound);
+        }
+        let key = object_key(rt, namespace, name);
+        let mut inner = self.lock();
+        let stored = inner
+            .collection(rt)
+            .and_then(|c| c.get(&key))
+            .ok_or_else(|| not_found(rt, name))?;
+        let old = stored.object.clone();
+        let mut candidate = change(&old)?;
+        if !candidate.is_object() {
+            return Err(ApiError::bad_request("the object must be a JSON object"));
+        }
+        let sent_version = str_at(&candidate, "/metadata/resourceVersion").unwrap_or_default();
+        if !sent_version.is_empty()
+            && Some(sent_version) != str_at(&old, "/metadata/resourceVersion")
+        {
+            return Err(ApiError::Conflict {
+                group: rt.group.clone(),
+                resource: rt.plural.clone(),
+                name: name.to_string(),
+            });
+        }
+        candidate["apiVersion"] = json!(rt.api_version());
+        candidate["kind"] = json!(rt.kind);
+        let old_meta = old["metadata"].as_object().cloned().unwrap_or_default();
+        let meta = meta_mut(&mut candidate);
+        for field in SERVER_METADATA {
+            match old_meta.get(*field) {
+                Some(value) => meta.insert(field.to_string(), value.clone()),
+                None => meta.remove(*field),
+            };
+        }
+        let mut new = if subresource == Some("status") {
+            let mut with_status = (*old).clone();
+            match candidate.get("status") {
+                Some(status) => with_status["status"] = status.clone(),
+                None => {
+                    with_status.as_object_mut().map(|o| o.remove("status"));
+                }
+            }
+            with_status
+        } else {
+            if rt.status_subresource {
+                match old.get("status") {
+                    Some(status) => candidate["status"] = status.clone(),
+                    None => {
+                        candidate.as_object_mut().map(|o| o.remove("status"));
+                    }
+                }
+            }
+            candidate
+        };
+        if new == *old {
+            return Ok(at_version(&old, rt, version));
+        }
+        if has_generation(rt) && spec_changed(rt, &old, &new) {
+            let generation = old
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            meta_mut(&mut new).insert("generation".to_string(), json!(generation + 1));
+        }
+        let now = now_rfc3339();
+        let api_version = rt.api_version_for(version);
+        let writer = Writer {
+            manager: ctx.manager,
+            operation,
+            subresource,
+            api_version: &api_version,
+            time: &now,
+        };
+        let mut managed = stored.managed.clone();
+        fields::record(&mut managed, Some(&old), &new, &writer, applied);
+        if ctx.dry_run {
+            return Ok(at_version(&new, rt, version));
+        }
+        let stored = inner.commit(rt, key, new, managed, Some(old), &self.shared.events);
+        Ok(at_version(&stored, rt, version))
+    }
+
+    pub(crate) fn delete_in(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
+        let key = object_key(rt, namespace, name);
+        let mut inner = self.lock();
+        let exists = inner.collection(rt).is_some_and(|c| c.contains_key(&key));
+        if !exists {
+            return Err(not_found(rt, name));
+        }
+        if dry_run {
+            return Ok((*inner.collection(rt).expect("checked")[&key].object).clone());
+        }
+        let deleted = inner.remove(rt, &key, &self.shared.events);
+        if rt.group.is_empty() && rt.plural == "namespaces" {
+            let namespaced: Vec<Arc<ResourceType>> = inner
+                .types
+                .iter()
+                .filter(|t| t.namespaced)
+                .cloned()
+                .collect();
+            for t in namespaced {
+                let keys: Vec<ObjectKey> = inner
+                    .collection(&t)
+                    .map(|c| {
+                        c.range((name.to_string(), String::new())..)
+                            .take_while(|(k, _)| k.0 == name)
+                            .map(|(k, _)| k.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for k in keys {
+                    inner.remove(&t, &k, &self.shared.events);
+                }
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Events after `since` (or, with None, the current objects as ADDED), and a receiver for what follows.
+    pub(crate) fn watch_from(
+        &self,
+        rt: &ResourceType,
+        since: Option<u64>,
+    ) -> Result<(Vec<WatchEvent>, broadcast::Receiver<WatchEvent>, u64), ApiError> {
+        let inner = self.lock();
+        let receiver = self.shared.events.subscribe();
+        let now = inner.resource_version;
+        let initial = match since {
+            None => inner
+                .collection(rt)
+                .map(|c| {
+                    c.values()
+                        .map(|s| WatchEvent {
+                            event_type: EventType::Added,
+                            group: rt.group.clone(),
+                            plural: rt.plural.clone(),
+                            resource_version: now,
+                            object: s.object.clone(),
+                            previous: None,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Some(since) if since < inner.expired_through => {
+                return Err(ApiError::Gone {
+                    message: format!(
+                        "too old resource version: {since} ({})",
+                        inner.expired_through + 1
+                    ),
+                })
+            }
+            Some(since) => {
+                let first = inner
+                    .history
+                    .partition_point(|e| e.resource_version <= since);
+                inner
+                    .history
+                    .range(first..)
+                    .filter(|e| e.group == rt.group && e.plural == rt.plural)
+                    .cloned()
+                    .collect()
+            }
+        };
+        Ok((initial, receiver, now))
+    }
+}
+
+impl Inner {
+    fn find(&self, group: &str, plural: &str) -> Option<Arc<ResourceType>> {
+        self.types
+            .iter()
+            .find(|t| t.group == group && t.plural == plural)
+            .cloned()
+    }
+
+    fn collection(&self, rt: &ResourceType) -> Option<&BTreeMap<ObjectKey, Stored>> {
+        self.objects.get(&(rt.group.clone(), rt.plural.clone()))
+    }
+
+    fn next_version(&mut self) -> u64 {
+        self.resource_version += 1;
+        self.resource_version
+    }
+
+    fn emit(&mut self, event: WatchEvent, events: &broadcast::Sender<WatchEvent>) {
+        self.history.push_back(event.clone());
+        while self.history.len() > HISTORY {
+            if let Some(old) = self.history.pop_front() {
+                self.expired_through = old.resource_version;
+            }
+        }
+        let _ = events.send(event);
+    }
+
+    /// Stores a written object under a new resourceVersion and tells watchers.
+    fn commit(
+        &mut self,
+        rt: &ResourceType,
+        key: ObjectKey,
+        mut object: Value,
+        managed: Vec<ManagedEntry>,
+        previous: Option<Arc<Value>>,
+        events: &broadcast::Sender<WatchEvent>,
+    ) -> Arc<Value> {
+        let rv = self.next_version();
+        let meta = meta_mut(&mut object);
+        meta.insert("resourceVersion".to_string(), json!(rv.to_string()));
+        if managed.is_empty() {
+            meta.remove("managedFields");
+        } else {
+            meta.insert("managedFields".to_string(), fields::render(&managed));
+        }
+        let object = Arc::new(object);
+        let crd_change =
+            rt.group == "apiextensions.k8s.io" && rt.plural == "customresourcedefinitions";
+        self.objects
+            .entry((rt.group.clone(), rt.plural.clone()))
+            .or_default()
+            .insert(
+                key,
+                Stored {
+                    object: object.clone(),
+                    managed,
+                },
+            );
+        if crd_change {
+            if let Some(served) = ResourceType::from_crd(&object) {
+                self.types
+                    .retain(|t| !(t.group == served.group && t.plural == served.plural));
+                self.types.push(Arc::new(served));
+            }
+        }
+        let event_type = if previous.is_some() {
+            EventType::Modified
+        } else {
+            EventType::Added
+        };
+        let event = WatchEvent {
+            event_type,
+            group: rt.group.clone(),
+            plural: rt.plural.clone(),
+            resource_version: rv,
+            object: object.clone(),
+            previous,
+        };
+        self.emit(event, events);
+        object
+    }
+
+    /// Deletes an object now; a deleted CRD takes its type and objects with it.
+    fn remove(
+        &mut self,
+        rt: &ResourceType,
+        key: &ObjectKey,
+        events: &broadcast::Sender<WatchEvent>,
+    ) -> Value {
+        let Some(stored) = self
+            .objects
+            .get_mut(&(rt.group.clone(), rt.plural.clone()))
+            .and_then(|c| c.remove(key))
+        else {
+            return Value::Null;
+        };
+        let rv = self.next_version();
+        let mut object = (*stored.object).clone();
+        meta_mut(&mut object).insert("resourceVersion".to_string(), json!(rv.to_string()));
+        let event = WatchEvent {
+            event_type: EventType::Deleted,
+            group: rt.group.clone(),
+            plural: rt.plural.clone(),
+            resource_version: rv,
+            object: Arc::new(object.clone()),
+            previous: Some(stored.object),
+        };
+        self.emit(event, events);
+        if rt.group == "apiextensions.k8s.io" && rt.plural == "customresourcedefinitions" {
+            if let Some(served) = ResourceType::from_crd(&object) {
+                let keys: Vec<ObjectKey> = self
+                    .collection(&served)
+                    .map(|c| c.keys().cloned().collect())
+                    .unwrap_or_default();
+                for k in keys {
+                    self.remove(&served, &k, events);
+                }
+                self.types
+                    .retain(|t| !(t.group == served.group && t.plural == served.plural));
+            }
+        }
+        object
+    }
+}
+
+fn object_key(rt: &ResourceType, namespace: Option<&str>, name: &str) -> ObjectKey {
+    let ns = if rt.namespaced {
+        namespace.unwrap_or_default()
+    } else {
+        ""
+    };
+    (ns.to_string(), name.to_string())
+}
+
+pub(crate) fn not_found(rt: &ResourceType, name: &str) -> ApiError {
+    ApiError::NotFound {
+        group: rt.group.clone(),
+        resource: rt.plural.clone(),
+        name: name.to_string(),
+    }
+}
+
+fn encode_continue(resource_version: u64, key: &ObjectKey) -> String {
+    hex::encode(json!({"rv": resource_version, "ns": key.0, "name": key.1}).to_string())
+}
+
+fn decode_continue(token: &str) -> Result<(u64, ObjectKey), ApiError> {
+    let bad = || ApiError::bad_request(format!("continue key is not valid: {token}"));
+    let bytes = hex::decode(token).map_err(|_| bad())?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    let rv = value.get("rv").and_then(Value::as_u64).ok_or_else(bad)?;
+    let text = |k: &str| {
+        value
+            .get(k)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(bad)
+    };
+    Ok((rv, (text("ns")?, text("name")?)))
+}
