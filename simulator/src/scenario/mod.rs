@@ -2,10 +2,15 @@
 //! what alerts and notifications must follow.
 
 pub mod file;
+pub mod generate;
 pub mod load;
 pub mod model;
+pub mod schema;
+mod timeline;
+mod validate;
 
-pub use self::load::{
-    default_interval, load_dir_or_file, load_file, load_str, Diagnostic, ScenarioErrors, DEFAULT_NAMESPACE,
-};
+pub use self::generate::generate;
+pub use self::load::{load_dir_or_file, load_file, load_str, Diagnostic, ScenarioErrors};
 pub use self::model::*;
+pub use self::schema::json_schema;
+pub use self::validate::{default_interval, DEFAULT_NAMESPACE};
