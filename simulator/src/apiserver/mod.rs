@@ -15,6 +15,7 @@ mod store;
 mod table;
 mod types;
 mod watch;
+mod write;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -1,0 +1,539 @@
+//! The write paths of the store: create, update, patch and delete with the API server's rules,
+//! and committing each change under a new resourceVersion as a watch event.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use tokio::sync::broadcast;
+
+use super::error::{ApiError, StatusCause};
+use super::fields::{self, FieldPath, ManagedEntry, Writer};
+use super::object::{
+    at_version, check_kind, check_name, has_generation, meta_mut, new_uid, now_rfc3339,
+    random_suffix, spec_changed, str_at, SERVER_METADATA,
+};
+use super::store::{not_found, EventType, Patch, Store, WatchEvent, WriteContext};
+use super::types::ResourceType;
+
+/// How many events the store keeps for watches that resume from a resourceVersion.
+const HISTORY: usize = 10_000;
+
+/// `(namespace or "", name)`: collections are ordered by it, so paging is stable.
+pub(super) type ObjectKey = (String, String);
+
+pub(super) struct Stored {
+    pub(super) object: Arc<Value>,
+    pub(super) managed: Vec<ManagedEntry>,
+}
+
+pub(super) struct Inner {
+    pub(super) types: Vec<Arc<ResourceType>>,
+    pub(super) objects: HashMap<(String, String), BTreeMap<ObjectKey, Stored>>,
+    pub(super) resource_version: u64,
+    pub(super) history: VecDeque<WatchEvent>,
+    /// Events up to this resourceVersion have left the history.
+    pub(super) expired_through: u64,
+}
+
+impl Store {
+    pub(crate) fn create_in(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        object: Value,
+        ctx: &WriteContext,
+    ) -> Result<Value, ApiError> {
+        self.create_op(rt, namespace, object, ctx, "Update")
+    }
+
+    fn create_op(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        mut object: Value,
+        ctx: &WriteContext,
+        operation: &str,
+    ) -> Result<Value, ApiError> {
+        let version = if ctx.version.is_empty() {
+            rt.version.as_str()
+        } else {
+            ctx.version
+        };
+        check_kind(rt, &object, version)?;
+        let body_ns = str_at(&object, "/metadata/namespace")
+            .filter(|n| !n.is_empty())
+            .map(str::to_string);
+        let ns = if rt.namespaced {
+            match (namespace, body_ns.as_deref()) {
+                (Some(url), Some(body)) if url != body => {
+                    return Err(ApiError::bad_request(
+                        "the namespace of the provided object does not match the namespace sent on the request",
+                    ))
+                }
+                (Some(ns), _) | (None, Some(ns)) => Some(ns.to_string()),
+                (None, None) => {
+                    let name = str_at(&object, "/metadata/name").unwrap_or_default();
+                    return Err(ApiError::invalid(
+                        &rt.group,
+                        &rt.kind,
+                        name,
+                        "metadata.namespace",
+                        "FieldValueRequired",
+                        "Required value".to_string(),
+                    ));
+                }
+            }
+        } else {
+            None
+        };
+        let mut inner = self.lock();
+        if let Some(ns) = &ns {
+            let namespaces = inner
+                .find("", "namespaces")
+                .expect("namespaces are built in");
+            if inner
+                .collection(&namespaces)
+                .is_none_or(|c| !c.contains_key(&(String::new(), ns.clone())))
+            {
+                return Err(not_found(&namespaces, ns));
+            }
+        }
+        let meta = meta_mut(&mut object);
+        let mut name = meta
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if name.is_empty() {
+            if let Some(prefix) = meta.get("generateName").and_then(Value::as_str) {
+                name = format!("{prefix}{}", random_suffix());
+            }
+        }
+        check_name(rt, &name)?;
+        let key = object_key(rt, ns.as_deref(), &name);
+        if inner.collection(rt).is_some_and(|c| c.contains_key(&key)) {
+            return Err(ApiError::AlreadyExists {
+                group: rt.group.clone(),
+                resource: rt.plural.clone(),
+                name,
+            });
+        }
+        let now = now_rfc3339();
+        for field in SERVER_METADATA {
+            meta.remove(*field);
+        }
+        meta.insert("name".to_string(), json!(name));
+        if let Some(ns) = &ns {
+            meta.insert("namespace".to_string(), json!(ns));
+        }
+        meta.insert("uid".to_string(), json!(new_uid()));
+        meta.insert("creationTimestamp".to_string(), json!(now));
+        if has_generation(rt) {
+            meta.insert("generation".to_string(), json!(1));
+        }
+        object["apiVersion"] = json!(rt.api_version());
+        if rt.status_subresource {
+            object.as_object_mut().map(|o| o.remove("status"));
+        }
+        if rt.group.is_empty() && rt.plural == "namespaces" {
+            object["spec"] = json!({"finalizers": ["kubernetes"]});
+            object["status"] = json!({"phase": "Active"});
+        }
+        let api_version = rt.api_version_for(version);
+        let writer = Writer {
+            manager: ctx.manager,
+            operation,
+            subresource: None,
+            api_version: &api_version,
+            time: &now,
+        };
+        let mut managed = Vec::new();
+        fields::record(&mut managed, None, &object, &writer, None);
+        if ctx.dry_run {
+            return Ok(at_version(&object, rt, version));
+        }
+        let stored = inner.commit(rt, key, object, managed, None, &self.shared.events);
+        Ok(at_version(&stored, rt, version))
+    }
+
+    pub(crate) fn update_in(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        object: Value,
+        subresource: Option<&str>,
+        ctx: &WriteContext,
+    ) -> Result<Value, ApiError> {
+        let version = if ctx.version.is_empty() {
+            rt.version.as_str()
+        } else {
+            ctx.version
+        };
+        check_kind(rt, &object, version)?;
+        let body_name = str_at(&object, "/metadata/name").unwrap_or_default();
+        if body_name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        if let (Some(url), Some(body)) = (namespace, str_at(&object, "/metadata/namespace")) {
+            if rt.namespaced && url != body {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+        }
+        self.write(
+            rt,
+            namespace,
+            name,
+            subresource,
+            ctx,
+            ("Update", None),
+            |_| Ok(object),
+        )
+    }
+
+    pub(crate) fn patch_in(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        patch: Patch,
+        subresource: Option<&str>,
+        ctx: &WriteContext,
+    ) -> Result<Value, ApiError> {
+        let version = if ctx.version.is_empty() {
+            rt.version.clone()
+        } else {
+            ctx.version.to_string()
+        };
+        if let Patch::Apply(config) = &patch {
+            check_kind(rt, config, &version)?;
+            let exists = self.get_in(rt, namespace, name).is_ok();
+            if !exists && subresource.is_none() {
+                let mut config = config.clone();
+                meta_mut(&mut config).insert("name".to_string(), json!(name));
+                return self.create_op(rt, namespace, config, ctx, "Apply");
+            }
+        }
+        let (operation, applied) = match &patch {
+            Patch::Apply(config) => ("Apply", Some(fields::applied_fields(config))),
+            _ => ("Update", None),
+        };
+        self.write(
+            rt,
+            namespace,
+            name,
+            subresource,
+            ctx,
+            (operation, applied),
+            |current| {
+                let mut patched = at_version(current, rt, &version);
+                match &patch {
+                    Patch::Merge(p) | Patch::Apply(p) => {
+                        if !p.is_object() {
+                            return Err(ApiError::bad_request("the patch must be a JSON object"));
+                        }
+                        json_patch::merge(&mut patched, p);
+                    }
+                    Patch::Json(p) => {
+                        let ops: json_patch::Patch =
+                            serde_json::from_value(p.clone()).map_err(|e| {
+                                ApiError::bad_request(format!("invalid JSON patch: {e}"))
+                            })?;
+                        json_patch::patch(&mut patched, &ops).map_err(|e| ApiError::Invalid {
+                            group: rt.group.clone(),
+                            kind: rt.kind.clone(),
+                            name: name.to_string(),
+                            causes: vec![StatusCause {
+                                reason: "FieldValueInvalid".to_string(),
+                                message: e.to_string(),
+                                field: "patch".to_string(),
+                            }],
+                        })?;
+                    }
+                }
+                Ok(patched)
+            },
+        )
+    }
+
+    /// The shared read-modify-write path: `change` turns the current object into the candidate,
+    /// then the server's rules decide what of it is kept.
+    #[allow(clippy::too_many_arguments)]
+    fn write(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        subresource: Option<&str>,
+        ctx: &WriteContext,
+        (operation, applied): (&str, Option<BTreeSet<FieldPath>>),
+        change: impl FnOnce(&Value) -> Result<Value, ApiError>,
+    ) -> Result<Value, ApiError> {
+        let version = if ctx.version.is_empty() {
+            rt.version.as_str()
+        } else {
+            ctx.version
+        };
+        if subresource.is_some_and(|s| s != "status" || !rt.status_subresource) {
+            return Err(ApiError::ResourceNotFound);
+        }
+        let key = object_key(rt, namespace, name);
+        let mut inner = self.lock();
+        let stored = inner
+            .collection(rt)
+            .and_then(|c| c.get(&key))
+            .ok_or_else(|| not_found(rt, name))?;
+        let old = stored.object.clone();
+        let mut candidate = change(&old)?;
+        if !candidate.is_object() {
+            return Err(ApiError::bad_request("the object must be a JSON object"));
+        }
+        let sent_version = str_at(&candidate, "/metadata/resourceVersion").unwrap_or_default();
+        if !sent_version.is_empty()
+            && Some(sent_version) != str_at(&old, "/metadata/resourceVersion")
+        {
+            return Err(ApiError::Conflict {
+                group: rt.group.clone(),
+                resource: rt.plural.clone(),
+                name: name.to_string(),
+            });
+        }
+        candidate["apiVersion"] = json!(rt.api_version());
+        candidate["kind"] = json!(rt.kind);
+        let old_meta = old["metadata"].as_object().cloned().unwrap_or_default();
+        let meta = meta_mut(&mut candidate);
+        for field in SERVER_METADATA {
+            match old_meta.get(*field) {
+                Some(value) => meta.insert(field.to_string(), value.clone()),
+                None => meta.remove(*field),
+            };
+        }
+        let mut new = if subresource == Some("status") {
+            let mut with_status = (*old).clone();
+            match candidate.get("status") {
+                Some(status) => with_status["status"] = status.clone(),
+                None => {
+                    with_status.as_object_mut().map(|o| o.remove("status"));
+                }
+            }
+            with_status
+        } else {
+            if rt.status_subresource {
+                match old.get("status") {
+                    Some(status) => candidate["status"] = status.clone(),
+                    None => {
+                        candidate.as_object_mut().map(|o| o.remove("status"));
+                    }
+                }
+            }
+            candidate
+        };
+        if new == *old {
+            return Ok(at_version(&old, rt, version));
+        }
+        if has_generation(rt) && spec_changed(rt, &old, &new) {
+            let generation = old
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            meta_mut(&mut new).insert("generation".to_string(), json!(generation + 1));
+        }
+        let now = now_rfc3339();
+        let api_version = rt.api_version_for(version);
+        let writer = Writer {
+            manager: ctx.manager,
+            operation,
+            subresource,
+            api_version: &api_version,
+            time: &now,
+        };
+        let mut managed = stored.managed.clone();
+        fields::record(&mut managed, Some(&old), &new, &writer, applied);
+        if ctx.dry_run {
+            return Ok(at_version(&new, rt, version));
+        }
+        let stored = inner.commit(rt, key, new, managed, Some(old), &self.shared.events);
+        Ok(at_version(&stored, rt, version))
+    }
+
+    pub(crate) fn delete_in(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
+        let key = object_key(rt, namespace, name);
+        let mut inner = self.lock();
+        let exists = inner.collection(rt).is_some_and(|c| c.contains_key(&key));
+        if !exists {
+            return Err(not_found(rt, name));
+        }
+        if dry_run {
+            return Ok((*inner.collection(rt).expect("checked")[&key].object).clone());
+        }
+        let deleted = inner.remove(rt, &key, &self.shared.events);
+        if rt.group.is_empty() && rt.plural == "namespaces" {
+            let namespaced: Vec<Arc<ResourceType>> = inner
+                .types
+                .iter()
+                .filter(|t| t.namespaced)
+                .cloned()
+                .collect();
+            for t in namespaced {
+                let keys: Vec<ObjectKey> = inner
+                    .collection(&t)
+                    .map(|c| {
+                        c.range((name.to_string(), String::new())..)
+                            .take_while(|(k, _)| k.0 == name)
+                            .map(|(k, _)| k.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for k in keys {
+                    inner.remove(&t, &k, &self.shared.events);
+                }
+            }
+        }
+        Ok(deleted)
+    }
+}
+
+impl Inner {
+    pub(super) fn find(&self, group: &str, plural: &str) -> Option<Arc<ResourceType>> {
+        self.types
+            .iter()
+            .find(|t| t.group == group && t.plural == plural)
+            .cloned()
+    }
+
+    pub(super) fn collection(&self, rt: &ResourceType) -> Option<&BTreeMap<ObjectKey, Stored>> {
+        self.objects.get(&(rt.group.clone(), rt.plural.clone()))
+    }
+
+    fn next_version(&mut self) -> u64 {
+        self.resource_version += 1;
+        self.resource_version
+    }
+
+    fn emit(&mut self, event: WatchEvent, events: &broadcast::Sender<WatchEvent>) {
+        self.history.push_back(event.clone());
+        while self.history.len() > HISTORY {
+            if let Some(old) = self.history.pop_front() {
+                self.expired_through = old.resource_version;
+            }
+        }
+        let _ = events.send(event);
+    }
+
+    /// Stores a written object under a new resourceVersion and tells watchers.
+    fn commit(
+        &mut self,
+        rt: &ResourceType,
+        key: ObjectKey,
+        mut object: Value,
+        managed: Vec<ManagedEntry>,
+        previous: Option<Arc<Value>>,
+        events: &broadcast::Sender<WatchEvent>,
+    ) -> Arc<Value> {
+        let rv = self.next_version();
+        let meta = meta_mut(&mut object);
+        meta.insert("resourceVersion".to_string(), json!(rv.to_string()));
+        if managed.is_empty() {
+            meta.remove("managedFields");
+        } else {
+            meta.insert("managedFields".to_string(), fields::render(&managed));
+        }
+        let object = Arc::new(object);
+        let crd_change =
+            rt.group == "apiextensions.k8s.io" && rt.plural == "customresourcedefinitions";
+        self.objects
+            .entry((rt.group.clone(), rt.plural.clone()))
+            .or_default()
+            .insert(
+                key,
+                Stored {
+                    object: object.clone(),
+                    managed,
+                },
+            );
+        if crd_change {
+            if let Some(served) = ResourceType::from_crd(&object) {
+                self.types
+                    .retain(|t| !(t.group == served.group && t.plural == served.plural));
+                self.types.push(Arc::new(served));
+            }
+        }
+        let event_type = if previous.is_some() {
+            EventType::Modified
+        } else {
+            EventType::Added
+        };
+        let event = WatchEvent {
+            event_type,
+            group: rt.group.clone(),
+            plural: rt.plural.clone(),
+            resource_version: rv,
+            object: object.clone(),
+            previous,
+        };
+        self.emit(event, events);
+        object
+    }
+
+    /// Deletes an object now; a deleted CRD takes its type and objects with it.
+    fn remove(
+        &mut self,
+        rt: &ResourceType,
+        key: &ObjectKey,
+        events: &broadcast::Sender<WatchEvent>,
+    ) -> Value {
+        let Some(stored) = self
+            .objects
+            .get_mut(&(rt.group.clone(), rt.plural.clone()))
+            .and_then(|c| c.remove(key))
+        else {
+            return Value::Null;
+        };
+        let rv = self.next_version();
+        let mut object = (*stored.object).clone();
+        meta_mut(&mut object).insert("resourceVersion".to_string(), json!(rv.to_string()));
+        let event = WatchEvent {
+            event_type: EventType::Deleted,
+            group: rt.group.clone(),
+            plural: rt.plural.clone(),
+            resource_version: rv,
+            object: Arc::new(object.clone()),
+            previous: Some(stored.object),
+        };
+        self.emit(event, events);
+        if rt.group == "apiextensions.k8s.io" && rt.plural == "customresourcedefinitions" {
+            if let Some(served) = ResourceType::from_crd(&object) {
+                let keys: Vec<ObjectKey> = self
+                    .collection(&served)
+                    .map(|c| c.keys().cloned().collect())
+                    .unwrap_or_default();
+                for k in keys {
+                    self.remove(&served, &k, events);
+                }
+                self.types
+                    .retain(|t| !(t.group == served.group && t.plural == served.plural));
+            }
+        }
+        object
+    }
+}
+
+pub(super) fn object_key(rt: &ResourceType, namespace: Option<&str>, name: &str) -> ObjectKey {
+    let ns = if rt.namespaced {
+        namespace.unwrap_or_default()
+    } else {
+        ""
+    };
+    (ns.to_string(), name.to_string())
+}
