@@ -245,7 +245,7 @@ fn load_document(doc: &Document<'_>, source: &Path) -> Result<Scenario, Scenario
         // Type errors do not name the field; quote the line so the reader sees which one.
         let quoted = doc.text.lines().nth(line - 1).map(str::trim).filter(|l| !l.is_empty());
         if let Some(text) = quoted.filter(|_| !message.contains('`')) {
-            message = format!("{message} in {text:?}");
+            message = format!("{message} in `{text}`");
         }
         ScenarioErrors::single(source, doc.first_line - 1 + line, message)
     })?;

@@ -11,7 +11,7 @@ use super::file::{
     AlertExpectationFile, ExpectationsFile, FaultFile, NotAlertExpectationFile, NotificationExpectationFile,
 };
 use super::model::*;
-use super::validate::{controller_names, line, parse_object_ref, Entry, Validator};
+use super::validate::{a, controller_names, line, parse_object_ref, Entry, Validator};
 
 impl Validator<'_> {
     /// Fault names, for `afterFault: <name>`; duplicates are reported.
@@ -84,6 +84,7 @@ impl Validator<'_> {
                     );
                 }
                 match &f.controller {
+                    None if f.target.is_some() => None,
                     None => {
                         self.error(
                             at_line,
@@ -118,6 +119,7 @@ impl Validator<'_> {
                     );
                 }
                 match &f.target {
+                    None if f.controller.is_some() => None,
                     None => {
                         self.error(
                             at_line,
@@ -231,9 +233,9 @@ impl Validator<'_> {
             self.error(
                 line(t),
                 format!(
-                    "fault {} does not apply to a {} (it applies to {kinds_text})",
+                    "fault {} does not apply to {} (it applies to {kinds_text})",
                     fault.name(),
-                    kind.kind
+                    a(kind.kind)
                 ),
             );
             return None;

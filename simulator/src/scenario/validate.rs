@@ -293,7 +293,7 @@ impl Validator<'_> {
         };
         let interval = match (kind, &r.interval) {
             (Some(k), Some(i)) if !has_interval(k) => {
-                self.error(line(i), format!("a {} has no interval: remove `interval`", k.kind));
+                self.error(line(i), format!("{} has no interval: remove `interval`", a(k.kind)));
                 None
             }
             (_, Some(i)) => self.positive_duration(i, "interval"),
@@ -424,9 +424,9 @@ impl Validator<'_> {
             self.error(
                 at,
                 format!(
-                    "{field}: a {} cannot refer to a {} (allowed: {})",
-                    e.resource.kind.kind,
-                    target.kind,
+                    "{field}: {} cannot refer to {} (allowed: {})",
+                    a(e.resource.kind.kind),
+                    a(&target.kind),
                     allowed.join(", ")
                 ),
             );
@@ -501,6 +501,16 @@ impl Validator<'_> {
             }
         }
     }
+}
+
+/// "a Kustomization", "an Alert".
+pub(super) fn a(kind: &str) -> String {
+    let article = if kind.starts_with(['A', 'E', 'I', 'O', 'U']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {kind}")
 }
 
 pub(super) fn controller_names() -> String {
