@@ -1,1 +1,54 @@
-fn main() {}
+//! `kubectl-flux_monitor`, run by kubectl as `kubectl flux-monitor`: parse, run the command,
+//! map the outcome to the exit status (0 healthy, 1 problems, 2 could not tell).
+
+mod cli;
+mod cluster;
+mod completion;
+mod discovery;
+mod error;
+mod output;
+mod status;
+mod version;
+mod watch;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // One TLS provider for kube and reqwest: ring. Fails only if one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    if let Command::Completion(args) = &cli.command {
+        completion::write(args.shell, &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Command::Status(args) => status::run(&cli.kube, args).await.map(|h| h.code()),
+            Command::Version(args) => version::run(&cli.kube, args).await,
+            Command::Completion(_) => Ok(0),
+        }
+    });
+    // Watchers and pooled connections may still be running; do not wait for them.
+    runtime.shutdown_background();
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! The command line: `kubectl flux-monitor` commands and flags, with kubectl's spellings.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub const EXIT_CODES_HELP: &str = "\
+Exit status:
+  0  every object read is Ready or Progressing
+  1  problems found: an object is Failing, Stalled, Suspended, Stale or Unknown, or some kind
+     or cluster could not be read (a warning names it), so health could not be confirmed
+  2  could not tell: no kubeconfig, unknown context, unreachable or timed-out API server, no
+     Flux kind served or readable at all, or a usage error";
+
+/// Health of every Flux object: verdict, since when, and what blocks it.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl flux-monitor",
+    bin_name = "kubectl flux-monitor",
+    version,
+    about,
+    after_help = EXIT_CODES_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub kube: KubeArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How to reach the cluster, as kubectl spells it.
+#[derive(Debug, Clone, Args)]
+pub struct KubeArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use; several, comma-separated or repeated, for one view over many clusters.
+    #[arg(long, global = true, value_delimiter = ',', value_name = "CONTEXT")]
+    pub context: Vec<String>,
+    /// Query every context of the kubeconfig in parallel (adds a CLUSTER column).
+    #[arg(long, global = true, conflicts_with = "context")]
+    pub all_contexts: bool,
+    /// If present, the namespace scope for this request.
+    #[arg(short = 'n', long, global = true, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// How long to wait for each API request before giving up (kubectl's format: 5s, 1m; 0 waits forever).
+    #[arg(long, global = true, default_value = "10s", value_parser = parse_request_timeout, value_name = "DURATION")]
+    pub request_timeout: RequestTimeout,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Every Flux object of every served kind: verdict, since when, message and what blocks it.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Status(StatusArgs),
+    /// Versions of the plugin, the API server and the Flux installed there.
+    Version(VersionArgs),
+    /// Print a shell completion script (bash, zsh or fish).
+    Completion(CompletionArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Wide,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// List objects across all namespaces.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// Label selector to filter on (e.g. -l app=podinfo,tier!=cache).
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    pub output: OutputFormat,
+    /// Only these kinds (Kind, plural, singular or short name as kubectl accepts them); repeat or comma-separate.
+    #[arg(long = "kind", value_delimiter = ',', value_name = "KIND")]
+    pub kinds: Vec<String>,
+    /// Only show objects with a problem (not Ready and not Progressing).
+    #[arg(long)]
+    pub problems: bool,
+    /// An object is Stale when it lags for longer than this many times its interval.
+    #[arg(long, default_value_t = 3.0, value_name = "K", value_parser = parse_stale_factor)]
+    pub stale_factor: f64,
+    /// Prometheus base URL (e.g. http://localhost:9090) to read the last reconcile time and
+    /// duration from gotk_reconcile_duration_seconds; Stale when no reconcile for K intervals.
+    #[arg(long, value_name = "URL")]
+    pub prometheus_url: Option<String>,
+    /// After listing, watch every served kind and redraw as objects change.
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VersionArgs {
+    /// Only print the plugin version; do not contact the cluster.
+    #[arg(long)]
+    pub client: bool,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum)]
+    pub output: Option<VersionFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VersionFormat {
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionArgs {
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// A request timeout; `None` waits forever (`--request-timeout 0`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestTimeout(pub Option<Duration>);
+
+/// kubectl's `--request-timeout`: a bare number of seconds or a Go duration (`5s`, `1m30s`); 0 disables it.
+pub fn parse_request_timeout(s: &str) -> Result<RequestTimeout, String> {
+    let d = match s.trim().parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => model::parse_go_duration(s.trim())
+            .map_err(|e| format!("{e}; expected seconds or a duration such as 5s or 1m"))?,
+    };
+    Ok(RequestTimeout((!d.is_zero()).then_some(d)))
+}
+
+fn parse_stale_factor(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(k) if k.is_finite() && k > 0.0 => Ok(k),
+        _ => Err(format!("{s:?} is not a positive number")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn request_timeout_in_kubectl_format() {
+        let t = |s: &str| parse_request_timeout(s).unwrap().0;
+        assert_eq!(t("5s"), Some(Duration::from_secs(5)));
+        assert_eq!(t("7"), Some(Duration::from_secs(7)));
+        assert_eq!(t("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(t("0"), None);
+        assert!(parse_request_timeout("soon").is_err());
+    }
+
+    #[test]
+    fn contexts_split_on_commas() {
+        let cli = Cli::try_parse_from([
+            "k",
+            "status",
+            "--context",
+            "a,b",
+            "--context",
+            "c",
+            "--kind",
+            "ks,hr",
+        ])
+        .unwrap();
+        assert_eq!(cli.kube.context, ["a", "b", "c"]);
+        let Command::Status(s) = cli.command else {
+            panic!()
+        };
+        assert_eq!(s.kinds, ["ks", "hr"]);
+    }
+}
