@@ -744,3 +744,42 @@ fn json_schema_describes_the_file() {
     assert!(defs["ExpectationsFile"]["properties"]["notAlerts"].is_object());
     assert_eq!(defs["ResourceFile"]["additionalProperties"], false);
 }
+
+#[test]
+fn semantic_errors_are_collected_across_sections() {
+    let text = "apiVersion: flux-sim.flux-monitor.dev/v1alpha1
+kind: Scenario
+metadata: {name: many}
+spec:
+  duration: 10m
+  resources:
+    - kind: HelmRelease
+      name: podinfo
+      spec:
+        chart: {spec: {chart: podinfo, sourceRef: {kind: OCIRepository, name: charts}}}
+        chartRef: {kind: OCIRepository, name: charts}
+    - kind: OCIRepository
+      name: charts
+  faults:
+    - {name: late, at: 20m, target: OCIRepository/charts, fault: fetch-failure}
+    - {name: late, at: 1m, target: OCIRepository/charts, fault: slow, count: 3}
+  expectations:
+    alerts:
+      - {alertname: FluxSourceFailing, afterFault: early}
+      - {alertname: bad name}
+";
+    let err = load_str(text, Path::new("many.yaml")).unwrap_err().to_string();
+    let expected = [
+        "many.yaml:10: spec.chart.spec.sourceRef: a HelmRelease cannot refer to an OCIRepository",
+        "many.yaml:11: a HelmRelease takes spec.chart or spec.chartRef, not both",
+        "many.yaml:15: fault starts at 20m, when the scenario has ended (duration 10m0s)",
+        "many.yaml:16: duplicate fault name \"late\" (also fault 0)",
+        "many.yaml:16: `count` applies only to event-storm, not to slow",
+        "many.yaml:19: afterFault \"early\" names no fault (fault names: late)",
+        "many.yaml:20: alertname \"bad name\" is not a valid Prometheus alert name",
+    ];
+    for e in expected {
+        assert!(err.contains(e), "missing `{e}` in:\n{err}");
+    }
+    assert_eq!(err.lines().count(), expected.len(), "{err}");
+}
