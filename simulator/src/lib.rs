@@ -2,4 +2,5 @@
 //! and real-time controllers driving Flux objects through any Kubernetes API.
 
 pub mod apiserver;
+pub mod core;
 pub mod scenario;

@@ -1,0 +1,150 @@
+//! kustomize-controller: Kustomization. Needs its source's artifact and ready dependencies, then
+//! builds, applies, prunes and health-checks; failures requeue at spec.retryInterval.
+
+use std::time::Duration;
+
+use model::object::RefRole;
+use serde_json::json;
+
+use super::util::{go_elapsed, Ctx};
+use super::{KindOutcome, Severity, REQUEUE_DEPENDENCY};
+use crate::scenario::Fault;
+
+pub(crate) fn reconcile(ctx: &mut Ctx) -> KindOutcome {
+    let retry = ctx
+        .obj
+        .json
+        .pointer("/spec/retryInterval")
+        .and_then(|v| v.as_str())
+        .and_then(|s| model::parse_go_duration(s).ok())
+        .unwrap_or(ctx.interval);
+    let refs = ctx.obj.references();
+    let world = ctx.input.world;
+
+    // The source and its artifact (a failing source keeps serving its last artifact).
+    let Some(src) = refs
+        .iter()
+        .find(|r| r.role == RefRole::Source)
+        .map(|r| r.target.clone())
+    else {
+        let msg = "spec.sourceRef is required";
+        ctx.set_false("Ready", "ArtifactFailed", msg);
+        return KindOutcome::failure("ArtifactFailed", msg, retry, false);
+    };
+    if world.readiness(&src).is_none() {
+        let msg = format!("{}.source.toolkit.fluxcd.io \"{}\" not found", src.kind, src.name);
+        ctx.set_false("Ready", "ArtifactFailed", &msg);
+        return KindOutcome::failure("ArtifactFailed", &msg, retry, false);
+    }
+    let Some(revision) = world.artifact_revision(&src) else {
+        let msg = format!(
+            "Source artifact not found, retrying in {}",
+            model::format_go_duration(REQUEUE_DEPENDENCY)
+        );
+        ctx.set_false("Ready", "ArtifactFailed", &msg);
+        return KindOutcome::failure("ArtifactFailed", &msg, REQUEUE_DEPENDENCY, false);
+    };
+
+    for dep in refs.iter().filter(|r| r.role == RefRole::DependsOn).map(|r| &r.target) {
+        let msg = match world.readiness(dep) {
+            None => Some(format!(
+                "unable to get '{}/{}' dependency: kustomizations.kustomize.toolkit.fluxcd.io \"{}\" not found",
+                dep.namespace, dep.name, dep.name
+            )),
+            Some(r) if !r.ready => Some(format!("dependency '{}/{}' is not ready", dep.namespace, dep.name)),
+            Some(_) => None,
+        };
+        if let Some(msg) = msg {
+            ctx.set_false("Ready", "DependencyNotReady", &msg);
+            let note = format!(
+                "Dependencies do not meet ready condition, retrying in {}",
+                model::format_go_duration(REQUEUE_DEPENDENCY)
+            );
+            ctx.event(Severity::Info, "DependencyNotReady", &note, &[("revision", &revision)]);
+            return KindOutcome::failure("DependencyNotReady", &msg, REQUEUE_DEPENDENCY, false);
+        }
+    }
+
+    let timeout = ctx.spec_str("/timeout").unwrap_or("5m0s").to_string();
+    ctx.set_true(
+        "Reconciling",
+        "Progressing",
+        &format!("Fetching manifests for revision {revision} with a timeout of {timeout}"),
+    );
+    ctx.status.insert("lastAttemptedRevision".into(), json!(revision));
+    let target_ns = ctx.spec_str("/targetNamespace").unwrap_or(ctx.ns()).to_string();
+    let name = ctx.name().to_string();
+
+    if let Some(fault) = ctx.fault.map(|f| f.fault) {
+        let failure = match fault {
+            Fault::BuildFailure => Some(("BuildFailed", format!(
+                "kustomize build failed: accumulating resources: accumulation err='accumulating resources from 'deployment.yaml': open /tmp/kustomization-{}/{}/deployment.yaml: no such file or directory'",
+                ctx.hash("tmp") % 1_000_000_000,
+                ctx.spec_str("/path").unwrap_or("./").trim_start_matches("./")
+            ))),
+            Fault::ApplyFailure => Some(("ReconciliationFailed", format!(
+                "Deployment/{target_ns}/{name} dry-run failed (Invalid): Deployment.apps \"{name}\" is invalid: spec.template.spec.containers[0].image: Required value"
+            ))),
+            Fault::PruneFailure => Some(("PruneFailed", format!(
+                "ConfigMap/{target_ns}/{name}-config deletion failed: configmaps \"{name}-config\" is forbidden: User \"system:serviceaccount:flux-system:kustomize-controller\" cannot delete resource \"configmaps\" in API group \"\" in the namespace \"{target_ns}\""
+            ))),
+            Fault::HealthCheckFailure => Some(("HealthCheckFailed", format!(
+                "health check failed after {}: timeout waiting for: [Deployment/{target_ns}/{name} status: 'InProgress']",
+                go_elapsed(ctx.duration)
+            ))),
+            _ => None,
+        };
+        if let Some((reason, message)) = failure {
+            let (reason, message) = ctx.failure(reason, message);
+            if fault == Fault::HealthCheckFailure && ctx.obj.json.pointer("/spec/wait").is_some() {
+                ctx.set_false("Healthy", &reason, &message);
+            }
+            ctx.set_false("Ready", &reason, &message);
+            ctx.reconciling_with_retry("Reconciliation in progress");
+            ctx.event(Severity::Error, &reason, &message, &[("revision", &revision)]);
+            // kustomize-controller returns no error: it requeues at retryInterval.
+            return KindOutcome::failure(&reason, &message, retry, false);
+        }
+    }
+
+    let new_revision = ctx.status.get("lastAppliedRevision").and_then(|v| v.as_str()) != Some(revision.as_str());
+    ctx.status.insert(
+        "inventory".into(),
+        json!({ "entries": [
+            { "id": format!("{target_ns}_{name}__Service"), "v": "v1" },
+            { "id": format!("{target_ns}_{name}_apps_Deployment"), "v": "v1" },
+        ]}),
+    );
+    if new_revision {
+        let verb = if ctx.status.contains_key("lastAppliedRevision") {
+            "configured"
+        } else {
+            "created"
+        };
+        let changes = format!("Deployment/{target_ns}/{name} {verb}\nService/{target_ns}/{name} {verb}");
+        ctx.event(Severity::Info, "Progressing", &changes, &[("revision", &revision)]);
+    }
+    ctx.status.insert("lastAppliedRevision".into(), json!(revision));
+    if ctx.obj.json.pointer("/spec/wait").is_some() || ctx.obj.json.pointer("/spec/healthChecks").is_some() {
+        ctx.set_true("Healthy", "Succeeded", "Health check passed");
+    }
+    ctx.set_true(
+        "Ready",
+        "ReconciliationSucceeded",
+        &format!("Applied revision: {revision}"),
+    );
+    ctx.delete("Reconciling");
+    ctx.observe_generation();
+    let msg = format!(
+        "Reconciliation finished in {}, next run in {}",
+        go_elapsed(ctx.duration.max(Duration::from_millis(1))),
+        model::format_go_duration(ctx.interval)
+    );
+    ctx.event(
+        Severity::Info,
+        "ReconciliationSucceeded",
+        &msg,
+        &[("revision", &revision), ("commit_status", "update")],
+    );
+    KindOutcome::success(ctx.interval)
+}
