@@ -913,3 +913,42 @@ fn ten_thousand_objects_for_an_hour_is_fast() {
         sim.reconciles().len()
     );
 }
+
+#[test]
+fn long_reconciles_show_progress_until_they_end() {
+    let ks = oref("Kustomization", "flux-system", "infra");
+    let mut sim = Simulation::new(&scenario(
+        "2.7",
+        platform(),
+        vec![fault(20 * MIN, ks.clone(), Fault::HealthCheckFailure, None)],
+    ));
+    at(&mut sim, 20 * MIN);
+    let next = sim.reconciles().iter().filter(|r| r.object == ks).count();
+    at(&mut sim, 32 * MIN);
+    let rec = sim
+        .reconciles()
+        .iter()
+        .filter(|r| r.object == ks)
+        .nth(next)
+        .expect("reconciled after the fault")
+        .clone();
+    assert!(rec.duration > Duration::from_secs(300), "{rec:?}");
+    sim.objects_at(rec.start + Duration::from_secs(60));
+    let (status, reason, message) = ready(&sim, &ks);
+    assert_eq!(
+        (status.as_str(), reason.as_str(), message.as_str()),
+        ("Unknown", "Progressing", "Reconciliation in progress")
+    );
+    let reconciling = FluxObject::new(sim.object(&ks).unwrap())
+        .condition("Reconciling")
+        .unwrap();
+    assert!(
+        reconciling
+            .message
+            .starts_with("Fetching manifests for revision main@sha1:"),
+        "{}",
+        reconciling.message
+    );
+    sim.run_until(rec.start + rec.duration);
+    assert_eq!(ready(&sim, &ks).1, "HealthCheckFailed");
+}

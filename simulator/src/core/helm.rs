@@ -112,6 +112,12 @@ pub(crate) fn reconcile(ctx: &mut Ctx) -> KindOutcome {
         );
     }
     let meta_token = config_digest.clone();
+    let already_stalled = ctx.condition_is("Stalled", "True");
+    if !in_sync || (ctx.fault.is_some() && !already_stalled) {
+        let timeout = ctx.spec_str("/timeout").unwrap_or("5m0s");
+        let running = format!("Running '{action}' action with timeout of {timeout}");
+        ctx.mark_progressing(&running, &running);
+    }
 
     if let Some(fault) = ctx.fault.map(|f| f.fault) {
         let err = match fault {
@@ -137,7 +143,6 @@ pub(crate) fn reconcile(ctx: &mut Ctx) -> KindOutcome {
             let default = format!("Helm {title} failed for release {ns}/{name} with chart {chart_label}: {err}");
             let (reason, message) = ctx.failure(reason, default);
             let stalled = fault == Fault::RetriesExhausted;
-            let already_stalled = ctx.condition_is("Stalled", "True");
             if !(stalled && already_stalled) {
                 bump(&mut ctx.status, "failures");
                 bump(

@@ -66,11 +66,9 @@ pub(crate) fn reconcile(ctx: &mut Ctx) -> KindOutcome {
     }
 
     let timeout = ctx.spec_str("/timeout").unwrap_or("5m0s").to_string();
-    ctx.set_true(
-        "Reconciling",
-        "Progressing",
-        &format!("Fetching manifests for revision {revision} with a timeout of {timeout}"),
-    );
+    let fetching = format!("Fetching manifests for revision {revision} with a timeout of {timeout}");
+    ctx.set_true("Reconciling", "Progressing", &fetching);
+    ctx.mark_progressing("Reconciliation in progress", &fetching);
     ctx.status.insert("lastAttemptedRevision".into(), json!(revision));
     let target_ns = ctx.spec_str("/targetNamespace").unwrap_or(ctx.ns()).to_string();
     let name = ctx.name().to_string();

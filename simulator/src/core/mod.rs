@@ -183,8 +183,13 @@ pub enum ReconcileResult {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReconcileOutcome {
-    /// The complete new `.status`; `None` when the controller does not touch it.
+    /// The complete new `.status`, written when the reconcile ends (`now + duration`); `None`
+    /// when the controller does not touch it.
     pub status: Option<Value>,
+    /// The status the controller writes when it starts working (Ready=Unknown Progressing
+    /// "Reconciliation in progress", Reconciling=True), for kinds and steps where Flux does so;
+    /// visible only while a reconcile lasts (slow, health checks, Helm actions).
+    pub progress: Option<Value>,
     pub result: ReconcileResult,
     /// How long the reconcile takes; the status is written at `now + duration`.
     pub duration: Duration,
@@ -195,6 +200,20 @@ pub struct ReconcileOutcome {
     pub errored: bool,
     /// Events the controller posts, in order.
     pub events: Vec<SimEvent>,
+}
+
+impl ReconcileOutcome {
+    /// The `result` label of `controller_runtime_reconcile_total`: Flux reconcilers return an
+    /// error, or a RequeueAfter, or nothing (suspended objects).
+    pub fn runtime_result(&self) -> &'static str {
+        if self.errored {
+            "error"
+        } else if self.requeue_after.is_some() {
+            "requeue_after"
+        } else {
+            "success"
+        }
+    }
 }
 
 /// What a kind's reconciler decides; the status lives in the context.
@@ -227,6 +246,7 @@ impl KindOutcome {
 fn skipped(why: SkipReason, duration: Duration) -> ReconcileOutcome {
     ReconcileOutcome {
         status: None,
+        progress: None,
         result: ReconcileResult::Skipped(why),
         duration,
         requeue_after: None,
@@ -306,8 +326,9 @@ pub fn reconcile(input: &ReconcileInput) -> ReconcileOutcome {
         duration,
         interval,
         fault,
-        status,
+        status: status.clone(),
         events: Vec::new(),
+        progress: None,
     };
     let mut out = match info.kind {
         "Kustomization" => kustomize::reconcile(&mut ctx),
@@ -342,7 +363,9 @@ pub fn reconcile(input: &ReconcileInput) -> ReconcileOutcome {
             ctx.event(Severity::Error, &reason, &message, &[]);
         }
     }
+    let progress = ctx.progress_status(status);
     ReconcileOutcome {
+        progress,
         status: Some(Value::Object(std::mem::take(&mut ctx.status))),
         result: out.result,
         duration,

@@ -18,6 +18,10 @@ use crate::scenario::{Fault, FaultTarget, Scenario};
 /// Scenario time 0: 2025-01-01T00:00:00Z.
 pub const EPOCH: Timestamp = Timestamp::constant(1_735_689_600, 0);
 
+/// Reconciles at least this long show their in-progress status in between (shorter ones would
+/// only move lastTransitionTime back and forth without anyone seeing the Unknown state).
+const PROGRESS_VISIBLE: Duration = Duration::from_secs(2);
+
 /// One reconcile that ran (skips for stale objects and downed controllers never run).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReconcileRecord {
@@ -355,6 +359,10 @@ impl Simulation {
             errored: outcome.errored,
         });
         let slot = &mut self.slots[idx];
+        // The in-progress status only shows when the work lasts (scrapes cannot see shorter).
+        if let Some(progress) = outcome.progress.filter(|_| outcome.duration >= PROGRESS_VISIBLE) {
+            slot.json["status"] = progress;
+        }
         slot.attempt += 1;
         slot.busy = true;
         slot.parked = false;

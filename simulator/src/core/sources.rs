@@ -27,6 +27,7 @@ pub(crate) fn reconcile(ctx: &mut Ctx) -> KindOutcome {
         let from = ctx.obj.observed_generation().unwrap_or(0).max(0);
         let msg = format!("processing object: new generation {from} -> {}", ctx.generation);
         ctx.set_true("Reconciling", "Progressing", &msg);
+        ctx.mark_progressing("reconciliation in progress", &msg);
     }
 
     // OCI HelmRepositories are data holders: no artifact, just Ready.

@@ -82,6 +82,9 @@ pub(crate) struct Ctx<'a> {
     pub fault: Option<&'a ActiveFault>,
     pub status: Map<String, Value>,
     pub events: Vec<SimEvent>,
+    /// Set when the controller writes an in-progress status at the start of this reconcile:
+    /// (Ready=Unknown message, Reconciling message).
+    pub progress: Option<(String, String)>,
 }
 
 impl<'a> Ctx<'a> {
@@ -197,6 +200,22 @@ impl<'a> Ctx<'a> {
             .unwrap_or(default_message)
             .to_string();
         self.set_true("Reconciling", "ProgressingWithRetry", &message);
+    }
+
+    /// The controller patches Ready=Unknown/Progressing before doing the work.
+    pub fn mark_progressing(&mut self, ready_message: &str, reconciling_message: &str) {
+        self.progress = Some((ready_message.to_string(), reconciling_message.to_string()));
+    }
+
+    /// The status written at the start of the reconcile, when the kind writes one.
+    pub fn progress_status(&mut self, original: Map<String, Value>) -> Option<Value> {
+        let (ready, reconciling) = self.progress.take()?;
+        let (finish, status) = (self.finish, std::mem::replace(&mut self.status, original));
+        self.finish = self.input.now;
+        self.set("Reconciling", "True", "Progressing", &reconciling);
+        self.set("Ready", "Unknown", "Progressing", &ready);
+        self.finish = finish;
+        Some(Value::Object(std::mem::replace(&mut self.status, status)))
     }
 
     pub fn observe_generation(&mut self) {
