@@ -83,6 +83,31 @@ fn flux_groups() -> Vec<&'static str> {
     groups
 }
 
+/// Kubernetes' version priority: GA before beta before alpha, then higher numbers first
+/// (`v2` > `v1` > `v1beta3` > `v1beta1` > `v1alpha1`); anything else last.
+pub fn version_priority(v: &str) -> (u8, u32, u32) {
+    let Some(rest) = v.strip_prefix('v') else {
+        return (0, 0, 0);
+    };
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let Ok(major) = digits.parse::<u32>() else {
+        return (0, 0, 0);
+    };
+    let tail = &rest[digits.len()..];
+    let level = |prefix: &str, rank: u8| {
+        tail.strip_prefix(prefix)
+            .and_then(|n| n.parse::<u32>().ok())
+            .map(|n| (rank, major, n))
+    };
+    if tail.is_empty() {
+        (3, major, 0)
+    } else {
+        level("beta", 2)
+            .or_else(|| level("alpha", 1))
+            .unwrap_or((0, 0, 0))
+    }
+}
+
 /// Discovers the served Flux kinds. Fails only when the cluster cannot be reached at all.
 pub async fn discover(cluster: &Cluster) -> Result<Discovered, ClusterError> {
     let groups = match cluster
@@ -109,6 +134,7 @@ pub async fn discover(cluster: &Cluster) -> Result<Discovered, ClusterError> {
     {
         let preferred = g.preferred_version.map(|p| p.version);
         let mut versions: Vec<String> = g.versions.into_iter().map(|v| v.version).collect();
+        versions.sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
         if let Some(p) = preferred {
             if let Some(i) = versions.iter().position(|v| *v == p) {
                 let v = versions.remove(i);
@@ -188,5 +214,17 @@ mod tests {
             "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/apps/kustomizations"
         );
         assert_eq!(flux_groups().len(), 5);
+    }
+
+    #[test]
+    fn versions_sort_as_kubernetes_sorts_them() {
+        let mut v = vec![
+            "v1beta1", "v1", "v1beta3", "v2beta2", "v1alpha1", "v2", "foo",
+        ];
+        v.sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
+        assert_eq!(
+            v,
+            ["v2", "v1", "v2beta2", "v1beta3", "v1beta1", "v1alpha1", "foo"]
+        );
     }
 }
