@@ -952,3 +952,83 @@ fn long_reconciles_show_progress_until_they_end() {
     sim.run_until(rec.start + rec.duration);
     assert_eq!(ready(&sim, &ks).1, "HealthCheckFailed");
 }
+
+fn repo_path(rel: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
+
+#[test]
+fn demo_scenario_runs_and_reports_its_failures() {
+    let path = repo_path("scenarios/demo.yaml");
+    let s = simulator::scenario::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let mut sim = Simulation::new(&s);
+    sim.run();
+    let mut rows = Vec::new();
+    for o in sim.objects() {
+        let f = FluxObject::new(&o);
+        let ready = f
+            .ready()
+            .map(|c| format!("{} {} {}", c.status, c.reason, c.message))
+            .unwrap_or_default();
+        rows.push(format!(
+            "{:<22} {:<28} susp={} gen={:?}/{:?} {ready}",
+            f.kind(),
+            f.name(),
+            f.suspended(),
+            f.generation(),
+            f.observed_generation()
+        ));
+        if f.info().unwrap().has_status && !f.suspended() {
+            assert!(f.ready().is_some(), "{}", rows.last().unwrap());
+        }
+    }
+    eprintln!("{}", rows.join("\n"));
+    let mut again = Simulation::new(&s);
+    again.run();
+    assert_eq!(again.objects(), sim.objects());
+}
+
+#[test]
+fn generated_ten_thousand_object_scenario_simulates_an_hour() {
+    let text = simulator::scenario::generate(10_000, 7);
+    let mut s =
+        simulator::scenario::load_str(&text, std::path::Path::new("generated.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    s.duration = Duration::from_secs(60 * MIN);
+    let started = Instant::now();
+    let mut sim = Simulation::new(&s);
+    sim.run();
+    let took = started.elapsed();
+    eprintln!(
+        "generated: {} objects, {} reconciles, {} events in {took:?}",
+        sim.objects().len(),
+        sim.reconciles().len(),
+        sim.events().len()
+    );
+    let limit = if cfg!(debug_assertions) { 60 } else { 5 };
+    assert!(took < Duration::from_secs(limit), "took {took:?}");
+}
+
+#[test]
+fn suspend_and_stale_from_the_start_follow_a_first_reconcile() {
+    let ks = oref("Kustomization", "flux-system", "infra");
+    let hr = oref("HelmRelease", "apps", "podinfo");
+    let faults = vec![
+        fault(0, ks.clone(), Fault::Stale, None),
+        fault(0, hr.clone(), Fault::Suspend, None),
+    ];
+    let mut sim = Simulation::new(&scenario("2.7", platform(), faults));
+    at(&mut sim, 30 * MIN);
+    let k = sim.object(&ks).unwrap();
+    assert_eq!(
+        (
+            k["metadata"]["generation"].as_i64(),
+            k["status"]["observedGeneration"].as_i64()
+        ),
+        (Some(2), Some(1))
+    );
+    assert_eq!(ready(&sim, &ks).0, "True");
+    let h = sim.object(&hr).unwrap();
+    assert_eq!(h["spec"]["suspend"], true);
+    assert_eq!(ready(&sim, &hr).1, "InstallSucceeded");
+    assert_eq!(sim.reconciles().iter().filter(|r| r.object == ks).count(), 1);
+}

@@ -148,12 +148,17 @@ fn image_update_automation(ctx: &mut Ctx) -> KindOutcome {
             ctx.set_false("Ready", "InvalidSourceConfiguration", &msg);
             return KindOutcome::failure("InvalidSourceConfiguration", &msg, ctx.interval, true);
         }
-        Some(r) if !r.ready => {
+        Some(r) if !r.ready && !r.ready_message.is_empty() && r.reason != "Progressing" => {
             // The automation clones the same repository itself: it fails the same way.
-            let msg = format!("failed to clone repository: {}", r.message);
-            ctx.set_false("Ready", "GitOperationFailed", &msg);
-            ctx.event(Severity::Error, "GitOperationFailed", &msg, &[]);
-            return KindOutcome::failure("GitOperationFailed", &msg, backoff(ctx), true);
+            let reason = if r.reason == "AuthenticationFailed" {
+                "AuthenticationFailed"
+            } else {
+                "GitOperationFailed"
+            };
+            let msg = r.ready_message;
+            ctx.set_false("Ready", reason, &msg);
+            ctx.event(Severity::Error, reason, &msg, &[]);
+            return KindOutcome::failure(reason, &msg, backoff(ctx), true);
         }
         Some(_) => {}
     }

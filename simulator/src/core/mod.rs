@@ -51,6 +51,8 @@ pub struct Readiness {
     /// Why it is not ready, in the words Flux's `isReady` checks use: the Ready or Stalled
     /// message, or `latest generation of object has not been reconciled`.
     pub message: String,
+    /// The Ready condition's own message (empty without one), whatever the generation.
+    pub ready_message: String,
 }
 
 /// Everything a reconcile needs to know about the rest of the cluster.

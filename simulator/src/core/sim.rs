@@ -57,6 +57,9 @@ struct Slot {
     parked: bool,
     pending: Option<(Option<Value>, Option<Duration>, Vec<SimEvent>)>,
     faults: Vec<usize>,
+    /// `suspend`/`stale` faults that struck before the object's first reconcile: they take
+    /// effect once it has a status, so the object shows the history such faults imply.
+    deferred: Vec<usize>,
     /// Objects that watch this one's artifact (Kustomizations on a source, releases on a chart).
     watchers: Vec<usize>,
 }
@@ -226,6 +229,7 @@ impl Simulation {
             parked: false,
             pending: None,
             faults: Vec::new(),
+            deferred: Vec::new(),
             watchers: Vec::new(),
         });
     }
@@ -329,9 +333,12 @@ impl Simulation {
             slot.rerun = true;
             return;
         }
-        let (faults, controller_faults) = self.active_faults(idx, t);
-        let halted = faults.iter().any(|f| f.fault == Fault::Stale)
-            || controller_faults.iter().any(|f| f.fault == Fault::ControllerDown);
+        let (mut faults, controller_faults) = self.active_faults(idx, t);
+        if !self.slots[idx].deferred.is_empty() {
+            faults.retain(|f| !matches!(f.fault, Fault::Stale | Fault::Suspend));
+        }
+        let stale = faults.iter().any(|f| f.fault == Fault::Stale) && self.slots[idx].deferred.is_empty();
+        let halted = stale || controller_faults.iter().any(|f| f.fault == Fault::ControllerDown);
         if halted {
             self.slots[idx].parked = true;
             return;
@@ -401,6 +408,16 @@ impl Simulation {
             Duration::from_secs_f64(r.as_secs_f64() * (0.95 + 0.1 * j))
         });
         let watchers = if changed { slot.watchers.clone() } else { Vec::new() };
+        let deferred = if slot.json.get("status").is_some() {
+            std::mem::take(&mut slot.deferred)
+        } else {
+            Vec::new()
+        };
+        for fi in deferred {
+            if self.scenario.faults[fi].active_at(t) {
+                self.fault_start(fi);
+            }
+        }
         if rerun {
             self.schedule(idx, t);
         }
@@ -428,6 +445,13 @@ impl Simulation {
     fn fault_start(&mut self, fi: usize) {
         let t = self.now;
         let fault = self.scenario.faults[fi].fault;
+        if let (Fault::Suspend | Fault::Stale, Some(i)) = (fault, self.target(fi)) {
+            let slot = &mut self.slots[i];
+            if slot.json.get("status").is_none() && slot.info.has_status && !slot.base_suspend {
+                slot.deferred.push(fi);
+                return;
+            }
+        }
         match (fault, self.target(fi)) {
             (Fault::Suspend, Some(i)) => {
                 self.slots[i].json["spec"]["suspend"] = json!(true);

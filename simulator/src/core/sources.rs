@@ -180,19 +180,31 @@ fn failure(ctx: &Ctx, fault: Fault) -> Option<(&'static str, &'static str, Strin
     Some(r)
 }
 
-/// A chart version: the exact one asked for, or one that moves with the upstream.
+/// A chart version: the exact one asked for, or one within the asked major that moves with the
+/// upstream (`18.x` gives `18.4.2`, `*` any).
 pub(crate) fn chart_version(ctx: &Ctx, epoch: u64) -> String {
-    let asked = ctx.spec_str("/version").unwrap_or("*");
-    let exact = !asked.is_empty()
-        && asked
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '+')
-        && asked.chars().next().is_some_and(|c| c.is_ascii_digit());
-    if exact {
+    let asked = ctx
+        .spec_str("/version")
+        .unwrap_or("*")
+        .trim()
+        .trim_start_matches(['v', '=']);
+    let core = asked.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    if parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    {
         return asked.to_string();
     }
     let h = ctx.hash("chart-version");
-    format!("{}.{}.{}", 1 + h % 9, (h >> 8) % 20 + epoch, (h >> 16) % 10)
+    let major = asked
+        .trim_start_matches(['^', '~', '>', '<', '='])
+        .split('.')
+        .next()
+        .and_then(|m| m.parse::<u64>().ok())
+        .unwrap_or(1 + h % 9);
+    format!("{major}.{}.{}", (h >> 8) % 20 + epoch, (h >> 16) % 10)
 }
 
 fn fetch(ctx: &Ctx) -> Fetched {

@@ -14,11 +14,13 @@ pub fn readiness_of(obj: &Value) -> Readiness {
     let o = FluxObject::new(obj);
     let ready = o.ready();
     let reason = ready.as_ref().map(|c| c.reason.clone()).unwrap_or_default();
+    let ready_message = ready.as_ref().map(|c| c.message.clone()).unwrap_or_default();
     if o.generation().is_some() && o.observed_generation() != o.generation() {
         return Readiness {
             ready: false,
             reason,
             message: "latest generation of object has not been reconciled".into(),
+            ready_message,
         };
     }
     if let Some(stalled) = o.condition("Stalled").filter(|c| c.is_true()) {
@@ -26,6 +28,7 @@ pub fn readiness_of(obj: &Value) -> Readiness {
             ready: false,
             reason: stalled.reason,
             message: stalled.message,
+            ready_message,
         };
     }
     match ready {
@@ -33,11 +36,13 @@ pub fn readiness_of(obj: &Value) -> Readiness {
             ready: c.is_true(),
             reason: c.reason,
             message: c.message,
+            ready_message,
         },
         None => Readiness {
             ready: false,
             reason,
             message: "waiting to be reconciled".into(),
+            ready_message,
         },
     }
 }
