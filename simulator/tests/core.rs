@@ -196,7 +196,8 @@ fn sources_store_artifacts_with_flux_revision_formats() {
     let mut sim = Simulation::new(&scenario("2.7", resources, vec![]));
     at(&mut sim, 90);
     let is_hex = |s: &str, n: usize| s.len() == n && s.chars().all(|c| c.is_ascii_hexdigit());
-    let cases: [(&str, &str, Box<dyn Fn(&str) -> bool>); 5] = [
+    type Check = Box<dyn Fn(&str) -> bool>;
+    let cases: [(&str, &str, Check); 5] = [
         (
             "GitRepository",
             "flux-system",
