@@ -11,7 +11,7 @@ use crate::cluster::{CallError, Cluster, ClusterError};
 #[derive(Debug, Clone)]
 pub struct ServedKind {
     pub info: &'static KindInfo,
-    /// The group's preferred version among those serving this kind.
+    /// The highest-priority version serving this kind.
     pub version: String,
 }
 
@@ -132,15 +132,10 @@ pub async fn discover(cluster: &Cluster) -> Result<Discovered, ClusterError> {
         .into_iter()
         .filter(|g| wanted.contains(&g.name.as_str()))
     {
-        let preferred = g.preferred_version.map(|p| p.version);
+        // Per kind, the highest-priority version serving it, as the API server itself orders a
+        // group's CRD versions (the group's preferredVersion may not serve every kind).
         let mut versions: Vec<String> = g.versions.into_iter().map(|v| v.version).collect();
         versions.sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
-        if let Some(p) = preferred {
-            if let Some(i) = versions.iter().position(|v| *v == p) {
-                let v = versions.remove(i);
-                versions.insert(0, v);
-            }
-        }
         group_versions.push((g.name, versions));
     }
 

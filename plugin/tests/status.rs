@@ -319,25 +319,3 @@ fn json_reports_the_cluster_of_each_item() {
     let items = items(&stdout(&o));
     assert!(items.iter().all(|i| i["cluster"] == "sim"));
 }
-
-#[test]
-#[ignore = "prints the outputs for a human to look at"]
-fn peek() {
-    let c = TestCluster::start();
-    seed_demo(&c);
-    for args in [
-        vec!["status", "-A"],
-        vec!["status", "-A", "-o", "wide"],
-        vec!["status", "-n", "apps", "-o", "yaml"],
-        vec!["version"],
-    ] {
-        let o = c.run(&args);
-        println!(
-            "$ {}\n{}{}exit {:?}\n",
-            args.join(" "),
-            stdout(&o),
-            stderr(&o),
-            o.status.code()
-        );
-    }
-}
