@@ -196,7 +196,7 @@ fn sources_store_artifacts_with_flux_revision_formats() {
     let mut sim = Simulation::new(&scenario("2.7", resources, vec![]));
     at(&mut sim, 90);
     let is_hex = |s: &str, n: usize| s.len() == n && s.chars().all(|c| c.is_ascii_hexdigit());
-    type Check = Box<dyn Fn(&str) -> bool>;
+    type Check<'a> = Box<dyn Fn(&str) -> bool + 'a>;
     let cases: [(&str, &str, Check); 5] = [
         (
             "GitRepository",
