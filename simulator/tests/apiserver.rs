@@ -405,6 +405,33 @@ async fn kubectl_get_patch_annotate_label_delete() {
     let crds = kubectl.ok(&["get", "crds", "-o", "name"]).await;
     assert!(crds.contains("customresourcedefinition.apiextensions.k8s.io/kustomizations.kustomize.toolkit.fluxcd.io"), "{crds}");
 
+    // create/apply from files (kubectl reads the OpenAPI v3 documents to leave validation to the server)
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ks.yaml");
+    let manifest = |interval: &str| {
+        format!("apiVersion: {KS_GROUP}/v1\nkind: Kustomization\nmetadata:\n  name: from-file\n  namespace: apps\nspec:\n  interval: {interval}\n")
+    };
+    std::fs::write(&file, manifest("5m")).unwrap();
+    let file_arg = file.to_str().unwrap();
+    assert!(kubectl
+        .ok(&["create", "-f", file_arg])
+        .await
+        .contains("created"));
+    std::fs::write(&file, manifest("7m")).unwrap();
+    assert!(kubectl
+        .ok(&["apply", "-f", file_arg])
+        .await
+        .contains("configured"));
+    let applied = store
+        .get(KS_GROUP, "kustomizations", Some("apps"), "from-file")
+        .unwrap();
+    assert_eq!(applied["spec"]["interval"], "7m");
+    assert!(kubectl
+        .ok(&["create", "namespace", "made-by-kubectl"])
+        .await
+        .contains("created"));
+    assert!(store.get("", "namespaces", None, "made-by-kubectl").is_ok());
+
     running.shutdown().await;
 }
 
@@ -579,6 +606,32 @@ async fn kube_runtime_watcher_sees_status_changes() {
     .expect("the watcher sees the change");
     assert_eq!(seen.data["status"]["conditions"][0]["message"], "fixed");
     assert_eq!(seen.data["status"]["conditions"][0]["status"], "True");
+
+    // the streaming-list mode (sendInitialEvents + initial-events-end bookmark) works too
+    let api: Api<DynamicObject> = Api::namespaced_with(client(&running), "apps", &ks_resource());
+    let mut streaming = watcher(api, watcher::Config::default().streaming_lists())
+        .applied_objects()
+        .boxed();
+    let first = tokio::time::timeout(Duration::from_secs(10), streaming.try_next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.metadata.name.as_deref(), Some("podinfo"));
+    server
+        .store()
+        .delete(KS_GROUP, "kustomizations", Some("apps"), "podinfo")
+        .unwrap();
+    server
+        .store()
+        .create(kustomization("apps", "podinfo-2"))
+        .unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(10), streaming.try_next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.metadata.name.as_deref(), Some("podinfo-2"));
     running.shutdown().await;
 }
 

@@ -33,7 +33,7 @@ pub(crate) fn api_versions(server_address: &str) -> Value {
 }
 
 /// The versions of a group, preferred first.
-fn group_versions(types: &[ResourceType], group: &str) -> Vec<String> {
+pub(crate) fn group_versions(types: &[ResourceType], group: &str) -> Vec<String> {
     let mut versions: Vec<String> = Vec::new();
     for rt in types.iter().filter(|t| t.group == group) {
         for v in std::iter::once(&rt.version).chain(&rt.other_versions) {

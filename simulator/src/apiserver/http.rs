@@ -14,6 +14,8 @@ use serde_json::{json, Value};
 use super::discovery;
 use super::error::ApiError;
 use super::object::at_version;
+use super::openapi;
+use super::protobuf;
 use super::selector::{FieldSelector, LabelSelector};
 use super::store::{ListOptions, ListPage, Patch, WriteContext};
 use super::table::{object_metadata, IncludeObject, TableBuilder};
@@ -105,6 +107,13 @@ async fn route(
         }
         ["apis"] => discovery_doc(Some(discovery::api_group_list(&store.types()))),
         ["apis", group] => discovery_doc(discovery::group(&store.types(), group)),
+        ["openapi", "v3"] => discovery_doc(Some(openapi::root(&store.types()))),
+        ["openapi", "v3", "api", version] => {
+            discovery_doc(openapi::group_version(&store.types(), "", version))
+        }
+        ["openapi", "v3", "apis", group, version] => {
+            discovery_doc(openapi::group_version(&store.types(), group, version))
+        }
         ["api", "v1", rest @ ..] => {
             resource(state, method, "", "v1", rest, headers, query, body).await
         }
@@ -417,6 +426,11 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
         .next()
         .unwrap_or_default()
         .trim();
+    if media.contains("protobuf") {
+        if let Some(object) = protobuf::decode(body) {
+            return Ok(object);
+        }
+    }
     if media.contains("protobuf") || media.contains("cbor") {
         return Err(ApiError::UnsupportedMediaType {
             message: format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml"),

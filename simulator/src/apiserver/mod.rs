@@ -10,6 +10,8 @@ mod fields;
 mod http;
 mod jsonpath;
 mod object;
+mod openapi;
+mod protobuf;
 mod selector;
 mod store;
 mod table;
