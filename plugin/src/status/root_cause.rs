@@ -114,7 +114,7 @@ mod tests {
     fn r(kind: &str, name: &str) -> ObjectRef {
         ObjectRef::new(kind, "flux-system", name)
     }
-    fn node(verdict: Verdict, refs: &[ObjectRef]) -> Node {
+    fn node(verdict: Verdict, refs: Vec<ObjectRef>) -> Node {
         Node {
             verdict,
             reason: format!("{verdict}Reason"),
@@ -129,12 +129,12 @@ mod tests {
         let infra = r("Kustomization", "infra");
         let apps = r("Kustomization", "apps");
         let mut g = Graph::default();
-        g.nodes.insert(git.clone(), node(Verdict::Failing, &[]));
+        g.nodes.insert(git.clone(), node(Verdict::Failing, vec![]));
         g.nodes
-            .insert(infra.clone(), node(Verdict::Failing, &[git.clone()]));
+            .insert(infra.clone(), node(Verdict::Failing, vec![git.clone()]));
         g.nodes.insert(
             apps.clone(),
-            node(Verdict::Failing, &[git.clone(), infra.clone()]),
+            node(Verdict::Failing, vec![git.clone(), infra.clone()]),
         );
         assert_eq!(g.root_cause(&apps).unwrap().object, git);
         assert_eq!(g.root_cause(&infra).unwrap().object, git);
@@ -152,12 +152,13 @@ mod tests {
         let dep_src = r("GitRepository", "broken");
         let app = r("Kustomization", "app");
         let mut g = Graph::default();
-        g.nodes.insert(git.clone(), node(Verdict::Ready, &[]));
-        g.nodes.insert(dep_src.clone(), node(Verdict::Stalled, &[]));
+        g.nodes.insert(git.clone(), node(Verdict::Ready, vec![]));
         g.nodes
-            .insert(dep.clone(), node(Verdict::Failing, &[dep_src.clone()]));
+            .insert(dep_src.clone(), node(Verdict::Stalled, vec![]));
         g.nodes
-            .insert(app.clone(), node(Verdict::Failing, &[git, dep]));
+            .insert(dep.clone(), node(Verdict::Failing, vec![dep_src.clone()]));
+        g.nodes
+            .insert(app.clone(), node(Verdict::Failing, vec![git, dep]));
         let root = g.root_cause(&app).unwrap();
         assert_eq!(root.object, dep_src);
         assert_eq!(root.verdict, Some(Verdict::Stalled));
@@ -168,8 +169,10 @@ mod tests {
         let git = r("GitRepository", "paused");
         let app = r("Kustomization", "app");
         let mut g = Graph::default();
-        g.nodes.insert(git.clone(), node(Verdict::Suspended, &[]));
-        g.nodes.insert(app.clone(), node(Verdict::Failing, &[git]));
+        g.nodes
+            .insert(git.clone(), node(Verdict::Suspended, vec![]));
+        g.nodes
+            .insert(app.clone(), node(Verdict::Failing, vec![git]));
         assert_eq!(g.root_cause(&app), None);
     }
 
@@ -179,14 +182,14 @@ mod tests {
         let b = r("Kustomization", "b");
         let mut g = Graph::default();
         g.nodes
-            .insert(a.clone(), node(Verdict::Failing, &[b.clone()]));
+            .insert(a.clone(), node(Verdict::Failing, vec![b.clone()]));
         g.nodes
-            .insert(b.clone(), node(Verdict::Failing, &[a.clone()]));
+            .insert(b.clone(), node(Verdict::Failing, vec![a.clone()]));
         assert_eq!(g.root_cause(&a).unwrap().object, b);
         assert_eq!(g.root_cause(&b).unwrap().object, a);
         let c = r("Kustomization", "c");
         g.nodes
-            .insert(c.clone(), node(Verdict::Failing, &[a.clone()]));
+            .insert(c.clone(), node(Verdict::Failing, vec![a.clone()]));
         let root = g.root_cause(&c).unwrap().object;
         assert!(root == a || root == b);
     }
@@ -199,8 +202,9 @@ mod tests {
         let mut g = Graph::default();
         g.missing.insert(gone.clone());
         g.nodes
-            .insert(mid.clone(), node(Verdict::Failing, &[gone.clone()]));
-        g.nodes.insert(app.clone(), node(Verdict::Unknown, &[mid]));
+            .insert(mid.clone(), node(Verdict::Failing, vec![gone.clone()]));
+        g.nodes
+            .insert(app.clone(), node(Verdict::Unknown, vec![mid]));
         let root = g.root_cause(&app).unwrap();
         assert_eq!(root.object, gone);
         assert_eq!(root.verdict_text(), "Missing");
@@ -213,11 +217,11 @@ mod tests {
         let ok = r("Kustomization", "ok");
         let paused = r("Kustomization", "paused");
         let mut g = Graph::default();
-        g.nodes.insert(git.clone(), node(Verdict::Failing, &[]));
+        g.nodes.insert(git.clone(), node(Verdict::Failing, vec![]));
         g.nodes
-            .insert(ok.clone(), node(Verdict::Ready, &[git.clone()]));
+            .insert(ok.clone(), node(Verdict::Ready, vec![git.clone()]));
         g.nodes
-            .insert(paused.clone(), node(Verdict::Suspended, &[git]));
+            .insert(paused.clone(), node(Verdict::Suspended, vec![git]));
         assert_eq!(g.root_cause(&ok), None);
         assert_eq!(g.root_cause(&paused), None);
     }
@@ -228,7 +232,7 @@ mod tests {
         let mut g = Graph::default();
         g.nodes.insert(
             app.clone(),
-            node(Verdict::Failing, &[r("GitRepository", "forbidden")]),
+            node(Verdict::Failing, vec![r("GitRepository", "forbidden")]),
         );
         assert_eq!(g.root_cause(&app), None);
     }
