@@ -2,7 +2,7 @@
 //! determinism of the virtual-time driver.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use model::{kinds, Controller, FluxObject, FluxVersion, ObjectRef};
 use serde_json::{json, Value};
@@ -878,42 +878,6 @@ fn ready_keeps_its_transition_time_while_status_holds() {
     assert!(sim.reconciles().iter().filter(|r| r.object == git).count() > 25);
 }
 
-#[test]
-fn ten_thousand_objects_for_an_hour_is_fast() {
-    let mut resources = Vec::new();
-    for i in 0..2_000 {
-        let ns = format!("team-{}", i % 50);
-        resources.push(res("GitRepository", &ns, &format!("repo-{i}"), 5 * MIN, json!({})));
-        resources.push(res(
-            "Kustomization",
-            &ns,
-            &format!("ks-{i}"),
-            10 * MIN,
-            json!({"sourceRef": {"kind": "GitRepository", "name": format!("repo-{i}")}}),
-        ));
-        resources.push(res("HelmRepository", &ns, &format!("charts-{i}"), 10 * MIN, json!({})));
-        resources.push(res(
-            "HelmRelease",
-            &ns,
-            &format!("rel-{i}"),
-            10 * MIN,
-            json!({"chart": {"spec": {"sourceRef": {"kind": "HelmRepository", "name": format!("charts-{i}")}}}}),
-        ));
-        resources.push(res("OCIRepository", &ns, &format!("oci-{i}"), 5 * MIN, json!({})));
-    }
-    let s = scenario("2.7", resources, vec![]);
-    let started = Instant::now();
-    let mut sim = Simulation::new(&s);
-    sim.run();
-    let took = started.elapsed();
-    let limit = if cfg!(debug_assertions) { 60 } else { 5 };
-    assert!(took < Duration::from_secs(limit), "took {took:?}");
-    assert!(sim.reconciles().len() > 80_000, "{}", sim.reconciles().len());
-    eprintln!(
-        "12,000 objects (with generated HelmCharts), 1h: {took:?}, {} reconciles",
-        sim.reconciles().len()
-    );
-}
 
 #[test]
 fn long_reconciles_show_progress_until_they_end() {
@@ -989,25 +953,6 @@ fn demo_scenario_runs_and_reports_its_failures() {
     assert_eq!(again.objects(), sim.objects());
 }
 
-#[test]
-fn generated_ten_thousand_object_scenario_simulates_an_hour() {
-    let text = simulator::scenario::generate(10_000, 7);
-    let mut s =
-        simulator::scenario::load_str(&text, std::path::Path::new("generated.yaml")).unwrap_or_else(|e| panic!("{e}"));
-    s.duration = Duration::from_secs(60 * MIN);
-    let started = Instant::now();
-    let mut sim = Simulation::new(&s);
-    sim.run();
-    let took = started.elapsed();
-    eprintln!(
-        "generated: {} objects, {} reconciles, {} events in {took:?}",
-        sim.objects().len(),
-        sim.reconciles().len(),
-        sim.events().len()
-    );
-    let limit = if cfg!(debug_assertions) { 60 } else { 5 };
-    assert!(took < Duration::from_secs(limit), "took {took:?}");
-}
 
 #[test]
 fn suspend_and_stale_from_the_start_follow_a_first_reconcile() {
