@@ -1362,6 +1362,34 @@ async fn kube_client_round_trip() {
     assert!(fields.iter().any(
         |f| f.manager.as_deref() == Some("flux-cli") && f.operation.as_deref() == Some("Apply")
     ));
+    // kube-runtime's Recorder writes events.k8s.io/v1 Events (create, then merge-patch the series)
+    let recorder =
+        kube::runtime::events::Recorder::new(client(&running), "kustomize-controller".into());
+    let reference = k8s_openapi::api::core::v1::ObjectReference {
+        api_version: Some(format!("{KS_GROUP}/v1")),
+        kind: Some("Kustomization".into()),
+        name: Some("podinfo".into()),
+        namespace: Some("apps".into()),
+        ..Default::default()
+    };
+    let event = kube::runtime::events::Event {
+        type_: kube::runtime::events::EventType::Warning,
+        reason: "BuildFailed".into(),
+        note: Some("kustomize build failed".into()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    recorder.publish(&event, &reference).await.unwrap();
+    recorder.publish(&event, &reference).await.unwrap();
+    let events = server
+        .store()
+        .list("events.k8s.io", "events", Some("apps"))
+        .unwrap();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["reason"], "BuildFailed");
+    assert_eq!(events[0]["regarding"]["name"], "podinfo");
+    assert_eq!(events[0]["series"]["count"], 2, "{:#}", events[0]);
+
     api.delete("podinfo", &Default::default()).await.unwrap();
     assert!(matches!(api.get("podinfo").await, Err(kube::Error::Api(s)) if s.code == 404));
     running.shutdown().await;

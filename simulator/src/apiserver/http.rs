@@ -433,7 +433,7 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
     }
     if media.contains("protobuf") || media.contains("cbor") {
         return Err(ApiError::UnsupportedMediaType {
-            message: format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml"),
+            message: "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml".to_string(),
         });
     }
     parse_document(media.contains("yaml"), body)

@@ -62,7 +62,7 @@ pub(crate) fn meta_mut(object: &mut Value) -> &mut Map<String, Value> {
 
 /// Whether the type keeps `metadata.generation` (Namespaces and Events do not).
 pub(crate) fn has_generation(rt: &ResourceType) -> bool {
-    !(rt.group.is_empty() && (rt.plural == "namespaces" || rt.plural == "events"))
+    !((rt.group.is_empty() && rt.plural == "namespaces") || rt.kind == "Event")
 }
 
 /// Whether the change from `old` to `new` is a spec change (anything but metadata, and status when

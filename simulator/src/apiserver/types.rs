@@ -61,7 +61,8 @@ fn strings(items: &[&str]) -> Vec<String> {
 }
 
 impl ResourceType {
-    /// The built-in types every embedded API serves: Namespaces, Events, Deployments and CRDs.
+    /// The built-in types every embedded API serves: Namespaces, Events (core and events.k8s.io, which
+    /// kube-runtime's event Recorder writes), Deployments and CustomResourceDefinitions.
     pub fn builtin() -> Vec<ResourceType> {
         let base = |group: &str, kind: &str, plural: &str, short: &[&str], namespaced: bool| {
             ResourceType {
@@ -96,6 +97,15 @@ impl ResourceType {
                     PrinterColumn::new("Message", "string", ".message"),
                 ],
                 ..base("", "Event", "events", &["ev"], true)
+            },
+            ResourceType {
+                printer_columns: vec![
+                    PrinterColumn::new("Type", "string", ".type"),
+                    PrinterColumn::new("Reason", "string", ".reason"),
+                    PrinterColumn::new("Object", "string", ".regarding.name"),
+                    PrinterColumn::new("Message", "string", ".note"),
+                ],
+                ..base("events.k8s.io", "Event", "events", &["ev"], true)
             },
             ResourceType {
                 status_subresource: true,
@@ -162,7 +172,10 @@ impl ResourceType {
 
     /// Whether this is one of the built-in (non-custom) types, which have kind-specific field selectors.
     pub(crate) fn is_builtin(&self) -> bool {
-        matches!(self.group.as_str(), "" | "apps" | "apiextensions.k8s.io")
+        matches!(
+            self.group.as_str(),
+            "" | "apps" | "apiextensions.k8s.io" | "events.k8s.io"
+        )
     }
 
     /// Columns of a Table for this type, after the Name column: the CRD rules
