@@ -1394,3 +1394,65 @@ async fn kube_client_round_trip() {
     assert!(matches!(api.get("podinfo").await, Err(kube::Error::Api(s)) if s.code == 404));
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn restore_keeps_history() {
+    let server = ApiServer::new(flux_types());
+    let store = server.store();
+    let mut object = kustomization("restored-ns", "podinfo");
+    object["spec"]["suspend"] = json!(true);
+    object["status"] = ready("True", "from the past");
+    object["metadata"]["creationTimestamp"] = json!("2025-01-01T00:00:00Z");
+    object["metadata"]["generation"] = json!(4);
+    object["metadata"]["managedFields"] = json!([
+        {"manager": "flux-sim", "operation": "Update", "apiVersion": format!("{KS_GROUP}/v1"), "time": "2025-01-01T00:00:00Z",
+         "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:interval": {}, "f:path": {}}}},
+        {"manager": "flux", "operation": "Update", "apiVersion": format!("{KS_GROUP}/v1"), "time": "2025-01-02T03:04:05Z",
+         "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:suspend": {}}}},
+    ]);
+    let restored = store.restore(object).unwrap();
+    assert_eq!(
+        restored["metadata"]["creationTimestamp"],
+        "2025-01-01T00:00:00Z"
+    );
+    assert_eq!(restored["metadata"]["generation"], 4);
+    assert_eq!(ready_status(&restored), "True", "restore keeps status");
+    assert_eq!(
+        managed_entry(&restored, "flux")["time"],
+        "2025-01-02T03:04:05Z"
+    );
+    assert!(
+        store.get("", "namespaces", None, "restored-ns").is_ok(),
+        "restore creates the namespace"
+    );
+
+    let resumed = store
+        .with_manager("kubectl-patch")
+        .merge_patch(
+            KS_GROUP,
+            "kustomizations",
+            Some("restored-ns"),
+            "podinfo",
+            &json!({"spec": {"suspend": false}}),
+            None,
+        )
+        .unwrap();
+    assert_eq!(resumed["metadata"]["generation"], 5);
+    assert!(
+        resumed["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["manager"] != "flux"),
+        "flux owned nothing else"
+    );
+    assert_eq!(
+        managed_entry(&resumed, "kubectl-patch")["fieldsV1"],
+        json!({"f:spec": {"f:suspend": {}}})
+    );
+    assert_eq!(
+        managed_entry(&resumed, "flux-sim")["time"],
+        "2025-01-01T00:00:00Z",
+        "untouched entries keep their time"
+    );
+}

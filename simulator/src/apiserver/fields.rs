@@ -222,3 +222,56 @@ pub(crate) fn render(entries: &[ManagedEntry]) -> Value {
             .collect(),
     )
 }
+
+/// Reads `metadata.managedFields` back (for objects restored with their history).
+pub(crate) fn parse(managed_fields: Option<&Value>) -> Vec<ManagedEntry> {
+    fn walk(node: &Value, path: &mut FieldPath, out: &mut BTreeSet<FieldPath>) {
+        match node.as_object() {
+            Some(children) if !children.is_empty() => {
+                for (token, child) in children {
+                    path.push(token.clone());
+                    walk(child, path, out);
+                    path.pop();
+                }
+            }
+            _ if !path.is_empty() => {
+                out.insert(path.clone());
+            }
+            _ => {}
+        }
+    }
+    let text = |e: &Value, key: &str| {
+        e.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    managed_fields
+        .and_then(Value::as_array)
+        .map(|entries| {
+            entries
+                .iter()
+                .map(|e| {
+                    let mut fields = BTreeSet::new();
+                    walk(
+                        e.get("fieldsV1").unwrap_or(&Value::Null),
+                        &mut Vec::new(),
+                        &mut fields,
+                    );
+                    ManagedEntry {
+                        manager: text(e, "manager"),
+                        operation: text(e, "operation"),
+                        api_version: text(e, "apiVersion"),
+                        time: text(e, "time"),
+                        subresource: e
+                            .get("subresource")
+                            .and_then(Value::as_str)
+                            .map(str::to_string),
+                        fields,
+                    }
+                })
+                .filter(|e| !e.fields.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -211,7 +211,7 @@ impl Store {
             .ok_or(ApiError::ResourceNotFound)
     }
 
-    fn type_of_object(&self, object: &Value) -> Result<Arc<ResourceType>, ApiError> {
+    pub(super) fn type_of_object(&self, object: &Value) -> Result<Arc<ResourceType>, ApiError> {
         let api_version = object
             .get("apiVersion")
             .and_then(Value::as_str)
@@ -234,7 +234,7 @@ impl Store {
             })
     }
 
-    fn context(&self) -> WriteContext<'_> {
+    pub(super) fn context(&self) -> WriteContext<'_> {
         WriteContext {
             manager: &self.manager,
             version: "",
@@ -261,6 +261,14 @@ impl Store {
             }
             _ => Ok(created),
         }
+    }
+
+    /// Puts an object into the store as it stands, history included: `uid`, `creationTimestamp`,
+    /// `generation`, `managedFields`, labels and `.status` are kept as given (only missing ones are
+    /// filled in), a new resourceVersion is assigned, a missing namespace is created, and an existing
+    /// object of the same name is replaced. For seeding objects that have a past.
+    pub fn restore(&self, object: Value) -> Result<Value, ApiError> {
+        self.restore_in(object)
     }
 
     /// One object.

@@ -157,6 +157,77 @@ impl Store {
         Ok(at_version(&stored, rt, version))
     }
 
+    pub(super) fn restore_in(&self, mut object: Value) -> Result<Value, ApiError> {
+        let rt = self.type_of_object(&object)?;
+        check_kind(&rt, &object, &rt.version)?;
+        let name = str_at(&object, "/metadata/name")
+            .unwrap_or_default()
+            .to_string();
+        check_name(&rt, &name)?;
+        let ns = if rt.namespaced {
+            let ns = str_at(&object, "/metadata/namespace")
+                .filter(|n| !n.is_empty())
+                .map(str::to_string);
+            let ns = ns.ok_or_else(|| {
+                ApiError::invalid(
+                    &rt.group,
+                    &rt.kind,
+                    &name,
+                    "metadata.namespace",
+                    "FieldValueRequired",
+                    "Required value".to_string(),
+                )
+            })?;
+            let namespace =
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+            match self.create(namespace) {
+                Ok(_) | Err(ApiError::AlreadyExists { .. }) => {}
+                Err(e) => return Err(e),
+            }
+            Some(ns)
+        } else {
+            None
+        };
+        let managed = fields::parse(object.pointer("/metadata/managedFields"));
+        let now = now_rfc3339();
+        let meta = meta_mut(&mut object);
+        if !rt.namespaced {
+            meta.remove("namespace");
+        }
+        meta.remove("resourceVersion");
+        meta.remove("deletionTimestamp");
+        meta.entry("uid").or_insert_with(|| json!(new_uid()));
+        meta.entry("creationTimestamp")
+            .or_insert_with(|| json!(now));
+        if has_generation(&rt) {
+            meta.entry("generation").or_insert(json!(1));
+        }
+        object["apiVersion"] = json!(rt.api_version());
+        let managed = if managed.is_empty() {
+            let api_version = rt.api_version();
+            let writer = Writer {
+                manager: &self.context().manager.to_string(),
+                operation: "Update",
+                subresource: None,
+                api_version: &api_version,
+                time: &now,
+            };
+            let mut created = Vec::new();
+            fields::record(&mut created, None, &object, &writer, None);
+            created
+        } else {
+            managed
+        };
+        let key = object_key(&rt, ns.as_deref(), &name);
+        let mut inner = self.lock();
+        let previous = inner
+            .collection(&rt)
+            .and_then(|c| c.get(&key))
+            .map(|s| s.object.clone());
+        let stored = inner.commit(&rt, key, object, managed, previous, &self.shared.events);
+        Ok((*stored).clone())
+    }
+
     pub(crate) fn update_in(
         &self,
         rt: &ResourceType,
