@@ -8,6 +8,7 @@ mod discovery;
 mod error;
 mod fields;
 mod http;
+mod inner;
 mod jsonpath;
 mod object;
 mod openapi;

@@ -9,10 +9,10 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
 use super::error::ApiError;
+use super::inner::{object_key, Inner, ObjectKey};
 use super::object::str_at;
 use super::selector::{FieldSelector, LabelSelector};
 use super::types::{split_api_version, ResourceType};
-use super::write::{object_key, Inner, ObjectKey};
 
 /// How many events a slow in-process subscriber may fall behind before it lags.
 const BROADCAST: usize = 16_384;
