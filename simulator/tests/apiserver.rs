@@ -1358,6 +1358,24 @@ async fn kube_client_round_trip() {
         .unwrap();
     assert_eq!(applied.data["spec"]["suspend"], true);
     assert_eq!(applied.data["spec"]["path"], "./changed");
+    let applied_twice = json!({"apiVersion": format!("{KS_GROUP}/v1"), "kind": "Kustomization", "spec": {"timeout": "1m"}});
+    let applied_twice = api
+        .patch(
+            "podinfo",
+            &PatchParams::apply("flux-cli").force(),
+            &KubePatch::Apply(&applied_twice),
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied_twice.data["spec"]["timeout"], "1m");
+    assert!(
+        applied_twice.data["spec"].get("suspend").is_none(),
+        "fields the applier dropped are removed"
+    );
+    assert_eq!(
+        applied_twice.data["spec"]["path"], "./changed",
+        "fields of other managers stay"
+    );
     let fields = applied.metadata.managed_fields.unwrap();
     assert!(fields.iter().any(
         |f| f.manager.as_deref() == Some("flux-cli") && f.operation.as_deref() == Some("Apply")

@@ -275,3 +275,34 @@ pub(crate) fn parse(managed_fields: Option<&Value>) -> Vec<ManagedEntry> {
         })
         .unwrap_or_default()
 }
+
+/// Removes the field at `path` from an object (a `.` token removes the list item it follows).
+pub(crate) fn remove(value: &mut Value, path: &[String]) {
+    let Some((token, rest)) = path.split_first() else {
+        return;
+    };
+    let dot = rest.len() == 1 && rest[0] == ".";
+    if let Some(key) = token.strip_prefix("f:") {
+        let Some(map) = value.as_object_mut() else {
+            return;
+        };
+        if rest.is_empty() {
+            map.remove(key);
+        } else if let Some(child) = map.get_mut(key) {
+            remove(child, rest);
+        }
+    } else if let Some(merge_key) = token.strip_prefix("k:") {
+        let (Ok(Value::Object(wanted)), Some(items)) = (
+            serde_json::from_str::<Value>(merge_key),
+            value.as_array_mut(),
+        ) else {
+            return;
+        };
+        let matches = |item: &Value| wanted.iter().all(|(k, v)| item.get(k) == Some(v));
+        if rest.is_empty() || dot {
+            items.retain(|item| !matches(item));
+        } else if let Some(item) = items.iter_mut().find(|item| matches(item)) {
+            remove(item, rest);
+        }
+    }
+}

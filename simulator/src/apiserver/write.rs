@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::error::{ApiError, StatusCause};
-use super::fields::{self, FieldPath, Writer};
+use super::fields::{self, FieldPath, ManagedEntry, Writer};
 use super::inner::{object_key, ObjectKey};
 use super::object::{
     at_version, check_kind, check_name, has_generation, meta_mut, new_uid, now_rfc3339,
@@ -341,6 +341,29 @@ impl Store {
             .ok_or_else(|| not_found(rt, name))?;
         let old = stored.object.clone();
         let mut candidate = change(&old)?;
+        if let Some(applied) = &applied {
+            // Server-side apply: what this manager applied before and omits now goes, unless shared.
+            let mine = |e: &&ManagedEntry| {
+                e.manager == ctx.manager
+                    && e.operation == "Apply"
+                    && e.subresource.as_deref() == subresource
+            };
+            let others: BTreeSet<&FieldPath> = stored
+                .managed
+                .iter()
+                .filter(|e| !mine(e))
+                .flat_map(|e| &e.fields)
+                .collect();
+            for entry in stored.managed.iter().filter(mine) {
+                for path in entry
+                    .fields
+                    .iter()
+                    .filter(|p| !applied.contains(*p) && !others.contains(p))
+                {
+                    fields::remove(&mut candidate, path);
+                }
+            }
+        }
         if !candidate.is_object() {
             return Err(ApiError::bad_request("the object must be a JSON object"));
         }
