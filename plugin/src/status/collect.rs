@@ -165,7 +165,7 @@ pub async fn list_kind(
             .call(&what, cluster.client.request::<Value>(req))
             .await?;
         if let Some(Value::Array(list)) = page.get_mut("items").map(Value::take) {
-            items.extend(list.into_iter().map(|item| with_type(item, kind)));
+            items.extend(list.into_iter().map(|item| slim(with_type(item, kind))));
         }
         token = page
             .pointer("/metadata/continue")
@@ -185,6 +185,42 @@ pub fn with_type(mut item: Value, kind: &ServedKind) -> Value {
             .or_insert_with(|| Value::String(kind.api_version()));
         map.entry("kind")
             .or_insert_with(|| Value::String(kind.kind().to_string()));
+    }
+    item
+}
+
+/// Drops what the status never reads and real clusters make large (inventories, Helm history
+/// beyond the latest, last-applied annotations), and reduces managedFields to the entries and
+/// fields whose times the verdict uses. Keeps 10,000 objects cheap to hold.
+pub fn slim(mut item: Value) -> Value {
+    if let Some(status) = item.get_mut("status").and_then(Value::as_object_mut) {
+        status.remove("inventory");
+        if let Some(Value::Array(history)) = status.get_mut("history") {
+            history.truncate(1);
+        }
+    }
+    if let Some(meta) = item.get_mut("metadata").and_then(Value::as_object_mut) {
+        if let Some(Value::Object(annotations)) = meta.get_mut("annotations") {
+            annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+        }
+        if let Some(Value::Array(entries)) = meta.get_mut("managedFields") {
+            entries.retain(|e| e.pointer("/fieldsV1/f:spec").is_some());
+            for e in entries.iter_mut() {
+                let suspend = e.pointer("/fieldsV1/f:spec/f:suspend").is_some();
+                let mut fields = serde_json::Map::new();
+                if suspend {
+                    fields.insert("f:suspend".into(), Value::Object(serde_json::Map::new()));
+                }
+                let mut kept = serde_json::Map::new();
+                for key in ["manager", "operation", "time", "subresource"] {
+                    if let Some(v) = e.get(key) {
+                        kept.insert(key.into(), v.clone());
+                    }
+                }
+                kept.insert("fieldsV1".into(), serde_json::json!({ "f:spec": fields }));
+                *e = Value::Object(kept);
+            }
+        }
     }
     item
 }
@@ -289,8 +325,38 @@ async fn get_object(cluster: &Cluster, discovered: &Discovered, r: &ObjectRef) -
         .call("get", cluster.client.request::<Value>(req))
         .await
     {
-        Ok(v) => Lookup::Found(with_type(v, kind)),
+        Ok(v) => Lookup::Found(slim(with_type(v, kind))),
         Err(CallError::Api { code: 404, .. }) => Lookup::Missing,
         Err(_) => Lookup::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn slim_keeps_what_the_verdict_reads() {
+        let obj = json!({"metadata": {"name": "a", "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{...}", "keep": "x"},
+            "managedFields": [
+                {"manager": "kubectl", "time": "2025-01-01T09:00:00Z", "fieldsV1": {"f:spec": {"f:suspend": {}, "f:interval": {}}}},
+                {"manager": "flux", "time": "2025-01-01T10:00:00Z", "subresource": "status", "fieldsV1": {"f:status": {}}}]},
+            "status": {"inventory": {"entries": [1, 2, 3]}, "history": [{"chartVersion": "2"}, {"chartVersion": "1"}]}});
+        let before = (
+            model::managed_fields::suspended_at(&obj),
+            model::managed_fields::spec_changed_at(&obj),
+        );
+        let s = slim(obj);
+        assert_eq!(
+            (
+                model::managed_fields::suspended_at(&s),
+                model::managed_fields::spec_changed_at(&s)
+            ),
+            before
+        );
+        assert_eq!(s["metadata"]["managedFields"].as_array().unwrap().len(), 1);
+        assert_eq!(s["metadata"]["annotations"], json!({"keep": "x"}));
+        assert_eq!(s["status"], json!({"history": [{"chartVersion": "2"}]}));
     }
 }
