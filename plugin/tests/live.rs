@@ -282,3 +282,40 @@ fn prometheus_enrichment_marks_objects_without_recent_reconciles_stale() {
         "status still shown without metrics"
     );
 }
+
+#[test]
+fn watch_warns_once_about_a_forbidden_kind() {
+    let c = TestCluster::start();
+    seed_demo(&c);
+    c.api.deny("helmreleases", 403);
+    let mut cmd = plugin(&["status", "-A", "--watch"]);
+    cmd.arg("--kubeconfig")
+        .arg(&c.kubeconfig)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = KillOnDrop(cmd.spawn().unwrap());
+    let err = child.0.stderr.take().unwrap();
+    let out = child.0.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let (otx, orx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = otx.send(line);
+        }
+    });
+    wait_for_line(&orx, Duration::from_secs(10), "first frame", |l| {
+        l.contains("Kustomization/apps")
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let lines: Vec<String> = rx.try_iter().collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("warning: cannot read HelmRelease"),
+        "{lines:?}"
+    );
+}
