@@ -51,13 +51,15 @@ macro_rules! require_kubectl {
 #[test]
 fn kubectl_sees_every_scenario_object_and_its_conditions() {
     require_kubectl!();
-    let scenario = demo();
-    let sim = Sim::start(&scenario("demo.yaml"), &[]);
+    let demo_scenario = demo();
+    // Five minutes of history simulated first: dependents already waited out Flux's 30s
+    // dependency requeue, so each object shows its own fault.
+    let sim = Sim::start(&scenario("demo.yaml"), &["--start-at", "5m"]);
 
     // Every Kustomization of the scenario, through the fully qualified resource name.
     let table = sim.kubectl_ok(&["get", "kustomizations.kustomize.toolkit.fluxcd.io", "-A"]);
     assert!(table.starts_with("NAMESPACE"), "kubectl table header: {table}");
-    for r in scenario.resources.iter().filter(|r| r.kind.kind == "Kustomization") {
+    for r in demo_scenario.resources.iter().filter(|r| r.kind.kind == "Kustomization") {
         assert!(
             table.lines().any(|l| l.split_whitespace().take(2).eq([r.namespace.as_str(), r.name.as_str()])),
             "Kustomization {}/{} missing from:\n{table}",
@@ -67,7 +69,7 @@ fn kubectl_sees_every_scenario_object_and_its_conditions() {
     }
 
     // Each object fault shows as the Ready reason Flux reports, once the controllers ran.
-    for fault in &scenario.faults {
+    for fault in &demo_scenario.faults {
         let (FaultTarget::Object(target), Some(reason)) = (&fault.target, flux_ready_reason(fault.fault)) else { continue };
         let info = model::kinds::by_kind(&target.kind).unwrap();
         let seen = eventually(Duration::from_secs(10), || {
@@ -84,7 +86,7 @@ fn kubectl_sees_every_scenario_object_and_its_conditions() {
     // YAML output parses and carries conditions for every GitRepository of the scenario.
     let yaml = sim.kubectl_ok(&["get", "gitrepositories", "-A", "-o", "yaml"]);
     let list: Value = serde_saphyr::from_str(&yaml).expect("kubectl -o yaml parses");
-    let expected = scenario.resources.iter().filter(|r| r.kind.kind == "GitRepository").count();
+    let expected = demo_scenario.resources.iter().filter(|r| r.kind.kind == "GitRepository").count();
     assert_eq!(items(&list).len(), expected);
     for repo in items(&list) {
         assert!(condition(repo, "Ready").is_some(), "no Ready condition on {}", repo["metadata"]["name"]);
@@ -92,9 +94,9 @@ fn kubectl_sees_every_scenario_object_and_its_conditions() {
 
     // JSON output of HelmReleases: the suspended one says so in its spec.
     let hrs = sim.kubectl_json(&["get", "helmreleases", "-A"]);
-    for r in scenario.resources.iter().filter(|r| r.kind.kind == "HelmRelease") {
+    for r in demo_scenario.resources.iter().filter(|r| r.kind.kind == "HelmRelease") {
         let obj = find(&hrs, &r.namespace, &r.name).unwrap_or_else(|| panic!("HelmRelease {} missing", r.name));
-        let suspended_by_fault = scenario.faults.iter().any(|f| {
+        let suspended_by_fault = demo_scenario.faults.iter().any(|f| {
             f.fault == Fault::Suspend && f.target == FaultTarget::Object(r.object_ref()) && f.active_at(Duration::ZERO)
         });
         assert_eq!(obj["spec"]["suspend"].as_bool().unwrap_or(false), r.suspend || suspended_by_fault, "{}", r.name);
@@ -117,10 +119,10 @@ fn requested_reconcile_is_handled_within_two_seconds() {
 #[test]
 fn suspend_patch_stops_reconciles() {
     require_kubectl!();
-    let sim = Sim::start(&scenario("demo.yaml"), &[]);
+    let sim = Sim::start(&scenario("demo.yaml"), &["--start-at", "5m"]);
     let before = sim.kubectl_json(&["get", "kustomization", "monitoring", "-n", "flux-system"]);
     sim.kubectl_ok(&["patch", "kustomization", "monitoring", "-n", "flux-system", "--type", "merge", "-p", r#"{"spec":{"suspend":true}}"#]);
-    let after = sim.kubectl_json(&["get", "kustomization", "monitoring", "-n", "flux-system"]);
+    let after = sim.kubectl_json(&["get", "kustomization", "monitoring", "-n", "flux-system", "--show-managed-fields"]);
     assert_eq!(after["spec"]["suspend"], true);
     assert_eq!(after["metadata"]["generation"].as_i64(), before["metadata"]["generation"].as_i64().map(|g| g + 1));
     // managedFields records who suspended it and when, as a real API server does.

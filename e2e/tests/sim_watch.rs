@@ -10,7 +10,7 @@ use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watcher_sees_fault_driven_status_change() {
-    let sim = Sim::start(&scenario("demo.yaml"), &[]);
+    let sim = Sim::start(&scenario("demo.yaml"), &["--start-at", "5m"]);
     let kubeconfig = kube::config::Kubeconfig::read_from(&sim.kubeconfig).expect("kubeconfig");
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.expect("config");
     let client = kube::Client::try_from(config).expect("client");

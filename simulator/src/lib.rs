@@ -4,3 +4,6 @@
 pub mod apiserver;
 pub mod core;
 pub mod scenario;
+pub mod controllers;
+pub mod seed;
+pub mod serve;

@@ -1,1 +1,164 @@
-fn main() {}
+//! flux-sim: fakes Flux controllers. See `flux-sim --help`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use simulator::scenario;
+
+#[derive(Parser)]
+#[command(name = "flux-sim", version, about = "Fakes Flux controllers: scenarios of failing, stalled, suspended, slow and stale Flux objects behind a Kubernetes API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check scenario files; prints every problem as FILE:LINE: message. Exit 2 on any error.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print the JSON schema of scenario files.
+    Schema,
+    /// Print a realistic scenario of about N objects across all Flux kinds (for scale tests).
+    Generate {
+        #[arg(long)]
+        objects: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Serve a scenario: embedded Kubernetes API (or a cluster) and fake controllers in real time.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// The scenario file.
+    #[arg(long)]
+    scenario: PathBuf,
+    /// Where the embedded Kubernetes API listens (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    api_addr: SocketAddr,
+    /// Write a kubeconfig for the embedded API here (default: a temporary file, removed on exit).
+    #[arg(long)]
+    kubeconfig_out: Option<PathBuf>,
+    /// Write a JSON object naming every address (API URL, kubeconfig path) here, once serving.
+    #[arg(long)]
+    endpoints_out: Option<PathBuf>,
+    /// Scenario seconds per wall-clock second.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
+    time_scale: f64,
+    /// Simulate the scenario's first part in virtual time and start serving at this scenario time
+    /// (a Go duration such as 1h), so objects start with history.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    start_at: std::time::Duration,
+    /// Drive the Flux objects of a real cluster (Flux CRDs installed) instead of the embedded API.
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// Fault injection on the embedded API: RESOURCE[:CODE] answers every request with CODE
+    /// (default 403), e.g. --deny helmreleases:403.
+    #[arg(long, value_parser = parse_deny)]
+    deny: Vec<(String, u16)>,
+}
+
+fn parse_scale(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("invalid time scale {s:?}: expected a positive number such as 1 or 60")),
+    }
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    model::parse_go_duration(s).map_err(|e| e.to_string())
+}
+
+fn parse_deny(s: &str) -> Result<(String, u16), String> {
+    let (resource, code) = s.split_once(':').unwrap_or((s, "403"));
+    let code: u16 = code.parse().map_err(|_| format!("invalid status code in {s:?}"))?;
+    if !(400..600).contains(&code) {
+        return Err(format!("status code {code} in {s:?} is not an error code (400-599)"));
+    }
+    Ok((resource.to_string(), code))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("FLUX_SIM_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Validate { files } => validate(&files),
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&scenario::json_schema()).expect("schema serializes"));
+            ExitCode::SUCCESS
+        }
+        Command::Generate { objects, seed } => {
+            print!("{}", scenario::generate(objects, seed));
+            ExitCode::SUCCESS
+        }
+        Command::Serve(args) => serve(args),
+    }
+}
+
+fn validate(files: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for file in files {
+        match scenario::load_file(file) {
+            Ok(s) => println!(
+                "{}: ok: scenario {} (Flux {}, {} resources, {} faults)",
+                file.display(),
+                s.name,
+                s.flux_version,
+                s.resources.len(),
+                s.faults.len()
+            ),
+            Err(errors) => {
+                failed = true;
+                eprintln!("{errors}");
+            }
+        }
+    }
+    if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let scenario = match scenario::load_file(&args.scenario) {
+        Ok(s) => s,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let opts = simulator::serve::ServeOptions {
+        scenario,
+        api_addr: args.api_addr,
+        kubeconfig_out: args.kubeconfig_out,
+        endpoints_out: args.endpoints_out,
+        time_scale: args.time_scale,
+        start_at: args.start_at,
+        kubeconfig: args.kubeconfig,
+        deny: args.deny,
+    };
+    match runtime.block_on(simulator::serve::serve(opts)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

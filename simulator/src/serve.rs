@@ -1,0 +1,196 @@
+//! `flux-sim serve`: a scenario brought to life. Starts the embedded Kubernetes API (or uses a
+//! cluster from a kubeconfig), seeds it with the scenario's objects, runs the fake controllers in
+//! real time, says where everything listens, and stops cleanly on Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context as _};
+use kube::Client;
+use model::kinds::KindInfo;
+use model::{Controller as FluxController, FluxVersion};
+use serde_json::{json, Value};
+
+use crate::apiserver::{self, ApiServer, PrinterColumn, ResourceType};
+use crate::controllers::{self, Clock};
+use crate::scenario::Scenario;
+
+pub struct ServeOptions {
+    pub scenario: Scenario,
+    pub api_addr: SocketAddr,
+    pub kubeconfig_out: Option<PathBuf>,
+    pub endpoints_out: Option<PathBuf>,
+    pub time_scale: f64,
+    pub start_at: Duration,
+    /// Drive a real cluster instead of the embedded API.
+    pub kubeconfig: Option<PathBuf>,
+    /// Fault injection on the embedded API: resources that answer every request with an error.
+    pub deny: Vec<(String, u16)>,
+}
+
+/// The embedded API's resource type for a Flux kind at a Flux version.
+pub fn resource_type(info: &KindInfo, version: FluxVersion) -> Option<ResourceType> {
+    let served = info.served_versions(version);
+    let (preferred, others) = served.split_first()?;
+    Some(ResourceType {
+        group: info.group.to_string(),
+        version: (*preferred).to_string(),
+        other_versions: others.iter().map(|v| (*v).to_string()).collect(),
+        kind: info.kind.to_string(),
+        plural: info.plural.to_string(),
+        singular: info.singular.to_string(),
+        short_names: info.short_names.iter().map(|s| (*s).to_string()).collect(),
+        categories: Vec::new(),
+        namespaced: true,
+        status_subresource: info.has_status,
+        printer_columns: info
+            .printer_columns
+            .iter()
+            .map(|c| PrinterColumn::new(c.name, c.type_, c.json_path))
+            .collect(),
+    })
+}
+
+/// Every Flux kind the scenario's Flux version serves, as embedded API resource types.
+pub fn flux_resource_types(version: FluxVersion) -> Vec<ResourceType> {
+    model::kinds::kinds_in(version).filter_map(|k| resource_type(k, version)).collect()
+}
+
+/// The objects a Flux installation has besides the Flux objects: namespaces, CRDs labelled with
+/// the Flux version, and the controllers' Deployments.
+fn installation_objects(scenario: &Scenario) -> Vec<Value> {
+    let flux_label = format!("v{}.0", scenario.flux_version);
+    let mut namespaces: Vec<&str> = scenario.resources.iter().map(|r| r.namespace.as_str()).collect();
+    namespaces.push("flux-system");
+    namespaces.sort_unstable();
+    namespaces.dedup();
+    let mut out: Vec<Value> = namespaces
+        .into_iter()
+        .map(|ns| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
+        .collect();
+    for controller in FluxController::ALL {
+        let name = controller.name();
+        out.push(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": "flux-system", "labels": {
+                "app.kubernetes.io/part-of": "flux", "app.kubernetes.io/component": name,
+                "app.kubernetes.io/instance": "flux-system", "app.kubernetes.io/version": flux_label, "control-plane": "controller"}},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {"containers": [{"name": "manager", "image": format!("ghcr.io/fluxcd/{name}"),
+                                           "ports": [{"containerPort": 8080, "name": "http-prom", "protocol": "TCP"}]}]}}},
+            "status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1, "updatedReplicas": 1, "observedGeneration": 1,
+                       "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable", "message": "Deployment has minimum availability."}]}
+        }));
+    }
+    out
+}
+
+/// Labels the Flux CRDs as a Flux installation does, so the Flux version can be read off them.
+fn label_crds(store: &apiserver::Store, types: &[ResourceType], version: FluxVersion) -> anyhow::Result<()> {
+    let labels = json!({"metadata": {"labels": {
+        "app.kubernetes.io/part-of": "flux",
+        "app.kubernetes.io/instance": "flux-system",
+        "app.kubernetes.io/version": format!("v{version}.0"),
+    }}});
+    for rt in types {
+        store
+            .merge_patch("apiextensions.k8s.io", "customresourcedefinitions", None, &rt.qualified_plural(), &labels, None)
+            .map_err(|e| anyhow!("labelling CRD {}: {e}", rt.qualified_plural()))?;
+    }
+    Ok(())
+}
+
+/// Runs until Ctrl-C or SIGTERM.
+pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
+    let scenario = Arc::new(opts.scenario);
+    let clock = Clock::new(opts.start_at, opts.time_scale);
+    let mut keep_dir = None;
+    let (client, api_url, kubeconfig_path, running) = match &opts.kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+            let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+                .await
+                .with_context(|| format!("loading kubeconfig {}", path.display()))?;
+            let url = config.cluster_url.to_string();
+            let client = Client::try_from(config)?;
+            crate::seed::into_cluster(&client, &scenario, opts.start_at).await?;
+            (client, url, path.clone(), None)
+        }
+        None => {
+            let types = flux_resource_types(scenario.flux_version);
+            let server = ApiServer::new(types.clone());
+            for obj in installation_objects(&scenario) {
+                server.store().create_with_status(obj).map_err(|e| anyhow!("seeding the embedded API: {e}"))?;
+            }
+            label_crds(server.store(), &types, scenario.flux_version)?;
+            crate::seed::into_store(server.store(), &scenario, opts.start_at)?;
+            for (plural, code) in &opts.deny {
+                server.deny(plural, *code);
+            }
+            let running = server
+                .serve(opts.api_addr)
+                .await
+                .with_context(|| format!("binding the embedded API on {}", opts.api_addr))?;
+            let path = match &opts.kubeconfig_out {
+                Some(p) => p.clone(),
+                None => {
+                    let dir = tempfile::tempdir()?;
+                    let p = dir.path().join("kubeconfig");
+                    keep_dir = Some(dir);
+                    p
+                }
+            };
+            apiserver::write_kubeconfig(&path, &running.url, "flux-sim")
+                .with_context(|| format!("writing kubeconfig {}", path.display()))?;
+            let config = kube::Config::new(running.url.parse()?);
+            (Client::try_from(config)?, running.url.clone(), path, Some(running))
+        }
+    };
+
+    let mut tasks = controllers::start(client, controllers::Options { scenario: scenario.clone(), clock, observer: None }).await;
+
+    println!("flux-sim: scenario {} (Flux {}, seed {}), time scale {}x, started at scenario time {}",
+        scenario.name, scenario.flux_version, scenario.seed, opts.time_scale, model::format_go_duration(opts.start_at));
+    println!("  Kubernetes API: {api_url}");
+    println!("  kubeconfig:     {}", kubeconfig_path.display());
+    println!("  try: kubectl --kubeconfig {} get kustomizations -A", kubeconfig_path.display());
+    if let Some(path) = &opts.endpoints_out {
+        let endpoints = json!({
+            "api": api_url,
+            "kubeconfig": kubeconfig_path,
+            "scenario": scenario.name,
+            "fluxVersion": scenario.flux_version.to_string(),
+        });
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&endpoints)?)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .with_context(|| format!("writing endpoints file {}", path.display()))?;
+    }
+
+    wait_for_shutdown().await;
+    eprintln!("flux-sim: stopping");
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+    if let Some(running) = running {
+        running.shutdown().await;
+    }
+    drop(keep_dir);
+    Ok(())
+}
+
+async fn wait_for_shutdown() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
