@@ -3,6 +3,7 @@
 
 pub mod duration;
 pub mod kinds;
+pub mod metrics;
 pub mod managed_fields;
 pub mod object;
 pub mod verdict;
