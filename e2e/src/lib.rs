@@ -141,15 +141,15 @@ impl Drop for Sim {
     }
 }
 
-/// `kubectl --kubeconfig K ARGS...` with the workspace binaries first on PATH.
+/// `KUBECONFIG=K kubectl ARGS...` with the workspace binaries first on PATH.
 pub fn kubectl_with(kubeconfig: &Path, args: &[&str]) -> Output {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let mut paths = vec![bin_dir()];
     paths.extend(std::env::split_paths(&path));
+    // KUBECONFIG rather than --kubeconfig: kubectl refuses flags before a plugin's name.
     Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
         .args(args)
+        .env("KUBECONFIG", kubeconfig)
         .env("PATH", std::env::join_paths(paths).expect("PATH"))
         .env("NO_COLOR", "1")
         .output()

@@ -137,8 +137,12 @@ pub fn judge(obj: &FluxObject<'_>, input: &VerdictInput) -> Judgement {
 
     // Staleness: the controller has not caught up with the spec, is stuck reconciling, or
     // (from metrics) has not reconciled at all, for longer than k intervals.
-    let lagging = matches!((obj.generation(), obj.observed_generation()), (Some(g), Some(o)) if o < g)
-        || (obj.generation().is_some() && obj.observed_generation().is_none() && ready.is_some());
+    // The controller has not caught up with the spec when neither status.observedGeneration nor
+    // the Ready condition's observedGeneration reached metadata.generation. A failing object is
+    // Failing, not Stale: Flux writes its conditions (at the current generation) on every attempt.
+    let observed = obj.observed_generation().max(ready.as_ref().and_then(|c| c.observed_generation));
+    let lagging = matches!((obj.generation(), observed), (Some(g), Some(o)) if o < g)
+        && !ready.as_ref().is_some_and(|c| c.is_false());
     if lagging {
         let from = input.spec_changed_at.or(since_ready);
         if older_than_limit(from) {
@@ -154,11 +158,14 @@ pub fn judge(obj: &FluxObject<'_>, input: &VerdictInput) -> Judgement {
             };
         }
     }
-    if let Some(reconciling) = obj.condition("Reconciling").filter(|c| c.is_true()) {
-        if older_than_limit(reconciling.last_transition_time) {
+    // Stuck in progress: Ready has been Unknown while reconciling for longer than k intervals.
+    // (Reconciling's own transition time is no clock for this: it stays True across retries.)
+    let reconciling = obj.condition("Reconciling").is_some_and(|c| c.is_true());
+    if let Some(r) = ready.as_ref().filter(|c| reconciling && !c.is_true() && !c.is_false()) {
+        if older_than_limit(r.last_transition_time) {
             return Judgement {
                 verdict: Verdict::Stale,
-                since: reconciling.last_transition_time,
+                since: r.last_transition_time,
                 reason: "ReconcileStuck".into(),
                 message: format!("reconciliation in progress for more than {factor}x interval {interval_text}"),
             };
@@ -244,6 +251,25 @@ mod tests {
         let ok = ks(json!({"observedGeneration": 1, "conditions": [cond("Ready", "True", "ReconciliationSucceeded", "2025-01-01T11:00:00Z")]}), 1);
         metrics.last_reconcile_at = Some("2025-01-01T10:00:00Z".parse().unwrap());
         assert_eq!(judge(&FluxObject::new(&ok), &metrics).verdict, Verdict::Stale);
+    }
+
+    #[test]
+    fn failing_beats_stale_while_flux_retries() {
+        // Flux keeps Reconciling=True ProgressingWithRetry on a failing object and sets
+        // observedGeneration only on success: that is Failing, however long it lasts.
+        let in_progress_again = ks(json!({"observedGeneration": 3, "conditions": [
+            cond("Ready", "Unknown", "Progressing", "2025-01-01T11:59:00Z"),
+            cond("Reconciling", "True", "Progressing", "2025-01-01T08:00:00Z")]}), 3);
+        assert_eq!(judge(&FluxObject::new(&in_progress_again), &VerdictInput::at(now())).verdict, Verdict::Progressing);
+        let stuck = ks(json!({"observedGeneration": 3, "conditions": [
+            cond("Ready", "Unknown", "Progressing", "2025-01-01T08:00:00Z"),
+            cond("Reconciling", "True", "Progressing", "2025-01-01T08:00:00Z")]}), 3);
+        assert_eq!(judge(&FluxObject::new(&stuck), &VerdictInput::at(now())).verdict, Verdict::Stale);
+        let retrying = ks(json!({"conditions": [
+            cond("Ready", "False", "AuthenticationFailed", "2025-01-01T08:00:00Z"),
+            cond("Reconciling", "True", "ProgressingWithRetry", "2025-01-01T08:00:00Z")]}), 3);
+        let j = judge(&FluxObject::new(&retrying), &VerdictInput::at(now()));
+        assert_eq!((j.verdict, j.reason.as_str()), (Verdict::Failing, "AuthenticationFailed"));
     }
 
     #[test]

@@ -249,8 +249,10 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, Err
     let view = model::FluxObject::new(&json);
     let interval = view.interval().unwrap_or(Duration::from_secs(600));
     let requested = view.annotation(REQUESTED_AT_ANNOTATION);
-    let up_to_date = view.observed_generation().is_some()
-        && view.observed_generation() == view.generation()
+    // Flux writes observedGeneration only on success; a failing object's conditions carry it.
+    let observed = view.observed_generation().max(view.ready().and_then(|c| c.observed_generation));
+    let up_to_date = observed.is_some()
+        && observed == view.generation()
         && requested.is_none_or(|r| view.last_handled_reconcile_at() == Some(r));
     if attempt == 1 && up_to_date {
         let first = (spread(ctx.scenario.seed, &object) * interval.as_secs_f64()).max(1.0);
