@@ -135,12 +135,12 @@ pub async fn start(client: Client, opts: Options) -> JoinSet<()> {
         if !info.refs.is_empty() {
             for (up_ar, up) in api_resources.values().filter(|(_, k)| k.is_source || k.kind == "ImageRepository") {
                 let up_api: Api<DynamicObject> = Api::all_with(client.clone(), up_ar);
-                let revisions = watcher(up_api, watcher::Config::default())
-                    .default_backoff()
-                    .applied_objects()
-                    .predicate_filter(artifact_revision, Default::default());
+                let revisions = watcher(up_api, watcher::Config::default()).default_backoff().applied_objects();
                 let world = ctx.clone();
                 let (kind, own_ar, up_kind) = (info.kind, ar.clone(), up.kind);
+                // Only a change of revision triggers: the first sight of a source (start-up,
+                // re-list) records its revision without waking every consumer.
+                let seen: Mutex<HashMap<ObjectRef, Option<String>>> = Mutex::new(HashMap::new());
                 controller = controller.watches_stream_with(
                     revisions,
                     move |source: DynamicObject| {
@@ -149,6 +149,11 @@ pub async fn start(client: Client, opts: Options) -> JoinSet<()> {
                             source.metadata.namespace.clone().unwrap_or_default(),
                             source.metadata.name.clone().unwrap_or_default(),
                         );
+                        let revision = serde_json::to_value(&source).ok().and_then(|j| core::artifact_revision_of(&j));
+                        let previous = seen.lock().expect("revisions lock").insert(target.clone(), revision.clone());
+                        if previous.is_none() || previous == Some(revision) {
+                            return Vec::new();
+                        }
                         world
                             .world
                             .dependents(kind, &target)
@@ -181,15 +186,6 @@ fn reconcile_trigger(obj: &DynamicObject) -> Option<u64> {
     for key in [REQUESTED_AT_ANNOTATION, FAULT_ANNOTATION, FAULT_MESSAGE_ANNOTATION, FAULT_REASON_ANNOTATION] {
         ann.and_then(|a| a.get(key)).hash(&mut h);
     }
-    Some(h.finish())
-}
-
-/// Triggers consumers only when what a source offers changes (its artifact or scan result).
-fn artifact_revision(obj: &DynamicObject) -> Option<u64> {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    obj.metadata.uid.hash(&mut h);
-    let json = serde_json::to_value(obj).ok()?;
-    core::artifact_revision_of(&json).hash(&mut h);
     Some(h.finish())
 }
 
