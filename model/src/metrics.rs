@@ -34,18 +34,21 @@ pub struct MetricFamily {
     pub source: MetricSource,
 }
 
-/// `ExponentialBucketsRange(0.01, 1800, 10)` of fluxcd/pkg runtime/metrics/recorder.go.
+/// `ExponentialBucketsRange(0.01, 1800, 10)` of fluxcd/pkg runtime/metrics/recorder.go, to the
+/// last bit as Go's `math.Pow` computes them (they print as `le` labels, so every digit shows;
+/// the top bucket is not exactly 1800). Checked against a real helm-controller's `/metrics`
+/// quoted in fluxcd/helm-controller#1100.
 pub const RECONCILE_DURATION_BUCKETS: [f64; 10] = [
     0.01,
-    0.038_363_5,
-    0.147_176,
-    0.564_622,
-    2.166_09,
-    8.309_9,
-    31.879_8,
-    122.302,
-    469.195,
-    1800.0,
+    0.038_363_583_488_692_544,
+    0.147_176_453_809_388_3,
+    0.564_621_617_328_616_9,
+    2.166_090_855_590_701,
+    8.309_900_738_254_731,
+    31.879_757_075_478_317,
+    122.302_172_216_434_93,
+    469.194_959_467_365_44,
+    1_799.999_999_999_998_6,
 ];
 
 /// controller-runtime's `controller_runtime_reconcile_time_seconds` buckets (v0.15+,
@@ -58,7 +61,7 @@ pub const CONTROLLER_RUNTIME_BUCKETS: [f64; 40] = [
 pub const RECONCILE_DURATION: MetricFamily = MetricFamily {
     name: "gotk_reconcile_duration_seconds",
     type_: MetricType::Histogram,
-    help: "The duration in seconds of a gitops toolkit resource reconciliation.",
+    help: "The duration in seconds of a GitOps Toolkit resource reconciliation.",
     labels: &["kind", "name", "namespace"],
     source: MetricSource::Controller,
 };
@@ -128,7 +131,9 @@ pub const ACTIVE_WORKERS: MetricFamily = MetricFamily {
 pub const RESOURCE_INFO: MetricFamily = MetricFamily {
     name: "gotk_resource_info",
     type_: MetricType::Info,
-    help: "The current state of a Flux resource.",
+    // Each resource of the config has its own HELP; kube-state-metrics writes a family's header
+    // once, from the first resource in its writer order (sorted GVR strings: helm.toolkit first).
+    help: "The current state of a Flux HelmRelease resource.",
     labels: &[
         "customresource_group",
         "customresource_kind",
@@ -180,11 +185,14 @@ pub const ALL: &[MetricFamily] = &[
 /// families are available whatever the Flux version).
 pub fn emitted_by(family: &MetricFamily, version: FluxVersion, controller: Controller) -> bool {
     match family.name {
-        // Deprecated in 2.1; helm-controller stopped in 2.2; removed everywhere in 2.5.0
-        // (kustomize-controller v1.5.0 #1305, notification-controller #997, source-controller #1686).
-        "gotk_reconcile_condition" | "gotk_suspend_status" => {
-            !version.at_least(2, 5) && controller != Controller::Helm
-        }
+        // Deprecated in 2.1; helm-controller stopped in 2.2; image-automation-controller in 2.3
+        // (v0.38.0 records only durations); removed everywhere in 2.5.0 (kustomize-controller
+        // v1.5.0 #1305, notification-controller #997, source-controller #1686).
+        "gotk_reconcile_condition" | "gotk_suspend_status" => match controller {
+            Controller::Helm => false,
+            Controller::ImageAutomation => !version.at_least(2, 3),
+            _ => !version.at_least(2, 5),
+        },
         _ => family.source == MetricSource::Controller,
     }
 }
@@ -242,6 +250,12 @@ pub fn resource_info_labels(kind: &str) -> &'static [(&'static str, &'static str
     }
 }
 
+/// Whether a kind's reconciler records `gotk_suspend_status` where its controller still emits the
+/// legacy gauges (image-reflector-controller's ImagePolicy records only readiness and duration).
+pub fn records_suspend_status(kind: &str) -> bool {
+    kind != "ImagePolicy"
+}
+
 /// Whether a kind's `gotk_resource_info` carries `ready` (Alert and Provider have no status).
 pub fn resource_info_has_ready(kind: &str) -> bool {
     !matches!(kind, "Alert" | "Provider")
@@ -257,6 +271,8 @@ mod tests {
         let v25 = FluxVersion::new(2, 5);
         assert!(emitted_by(&RECONCILE_CONDITION, v24, Controller::Kustomize));
         assert!(!emitted_by(&RECONCILE_CONDITION, v24, Controller::Helm));
+        assert!(!emitted_by(&RECONCILE_CONDITION, v24, Controller::ImageAutomation));
+        assert!(emitted_by(&SUSPEND_STATUS, FluxVersion::new(2, 2), Controller::ImageAutomation));
         assert!(!exists_in(&RECONCILE_CONDITION, v25));
         assert!(!exists_in(&SUSPEND_STATUS, FluxVersion::NEWEST));
         assert!(exists_in(&RECONCILE_DURATION, FluxVersion::NEWEST));

@@ -7,3 +7,4 @@ pub mod scenario;
 pub mod controllers;
 pub mod seed;
 pub mod serve;
+pub mod telemetry;

@@ -1,0 +1,210 @@
+//! Telemetry as Flux and kube-state-metrics expose it, per the scenario's Flux version: one
+//! `/metrics` listener per simulated controller, a kube-state-metrics listener with
+//! `gotk_resource_info`, and the same metric state sampled in virtual time for promtool.
+//!
+//! Two drivers share one data path: [`ControllerMetrics`] (reconciles in, families out) and
+//! [`ksm::resource_info`] (objects in, a family out). Live, [`Telemetry`] feeds them from the
+//! controllers' observer and a watch of the API and serves them; offline, [`VirtualScraper`]
+//! feeds them from a [`crate::core::Simulation`].
+
+pub mod controller;
+pub mod exposition;
+pub mod ksm;
+pub mod listener;
+pub mod objects;
+pub mod scrape;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kube::Client;
+use model::{Controller, FluxVersion};
+use serde_json::Value;
+use tokio::task::JoinSet;
+
+pub use controller::{ControllerMetrics, Reconcile};
+pub use exposition::{encode, Family, Sample};
+pub use objects::ObjectCache;
+pub use scrape::{samples_at, scrape_configs, Scrape, Target, TargetScrape, VirtualScraper, CONTROLLERS_JOB, KSM_JOB};
+
+use crate::controllers::{Clock, Observer};
+use crate::scenario::{Fault, FaultTarget, Scenario};
+
+/// How often a listener looks whether its controller went down or came back (wall time).
+const DOWN_POLL: Duration = Duration::from_millis(100);
+
+/// Where the listeners are; serialises as
+/// `{"controllers": {"source-controller": "127.0.0.1:PORT", ...}, "kubeStateMetrics": "127.0.0.1:PORT"}`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoints {
+    pub controllers: BTreeMap<String, SocketAddr>,
+    pub kube_state_metrics: SocketAddr,
+}
+
+impl Endpoints {
+    /// Prometheus `scrape_configs` (YAML) scraping every listener every `interval`.
+    pub fn scrape_configs(&self, interval: Duration) -> String {
+        scrape_configs(&self.controllers, self.kube_state_metrics, interval)
+    }
+}
+
+/// The live metric state of every controller of one Flux version; clones share it.
+#[derive(Clone)]
+pub struct Telemetry {
+    version: FluxVersion,
+    metrics: Arc<Mutex<BTreeMap<Controller, ControllerMetrics>>>,
+}
+
+/// Serving listeners. Dropping it (or [`Running::shutdown`]) closes them.
+pub struct Running {
+    pub endpoints: Endpoints,
+    tasks: JoinSet<()>,
+}
+
+impl Running {
+    pub async fn shutdown(mut self) {
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+impl Telemetry {
+    pub fn new(version: FluxVersion) -> Self {
+        let metrics = Controller::ALL
+            .iter()
+            .map(|c| (*c, ControllerMetrics::new(*c, version)))
+            .collect();
+        Telemetry {
+            version,
+            metrics: Arc::new(Mutex::new(metrics)),
+        }
+    }
+
+    pub fn version(&self) -> FluxVersion {
+        self.version
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Controller, ControllerMetrics>> {
+        self.metrics.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records a reconcile (skips that ran nothing are ignored).
+    pub fn observe(&self, r: &Reconcile) {
+        if let Some(m) = self.lock().get_mut(&r.controller) {
+            m.observe(r);
+        }
+    }
+
+    /// For `controllers::Options::observer`.
+    pub fn observer(&self) -> Observer {
+        let this = self.clone();
+        Arc::new(move |o| {
+            if let Some(r) = Reconcile::from_observation(o) {
+                this.observe(&r);
+            }
+        })
+    }
+
+    /// A controller process restarted: its metrics start from zero.
+    pub fn restart(&self, c: Controller) {
+        if let Some(m) = self.lock().get_mut(&c) {
+            m.restart();
+        }
+    }
+
+    /// A controller's `/metrics` body for these objects.
+    pub fn encode_controller<'a>(&self, c: Controller, objects: impl IntoIterator<Item = &'a Value>) -> String {
+        let families = match self.lock().get(&c) {
+            Some(m) => m.families(objects),
+            None => ControllerMetrics::new(c, self.version).families(objects),
+        };
+        encode(&families)
+    }
+
+    /// kube-state-metrics' `/metrics` body for these objects.
+    pub fn encode_kube_state_metrics<'a>(&self, objects: impl IntoIterator<Item = &'a Value>) -> String {
+        encode(&[ksm::resource_info(objects, self.version)])
+    }
+
+    /// The entry point for `flux-sim serve`: watches the Flux objects through `client`, follows
+    /// the scenario's controller-down faults on `clock`, and serves every listener on `host`
+    /// (port 0 each: the OS picks).
+    pub async fn serve_scenario(
+        &self,
+        client: &Client,
+        scenario: Arc<Scenario>,
+        clock: Clock,
+        host: IpAddr,
+    ) -> std::io::Result<Running> {
+        let (objects, watch_tasks) = ObjectCache::watch(client, self.version);
+        let mut running = self.serve(objects, scenario_down(scenario, clock), host).await?;
+        let mut watch_tasks = watch_tasks;
+        running
+            .tasks
+            .spawn(async move { while watch_tasks.join_next().await.is_some() {} });
+        Ok(running)
+    }
+
+    /// Serves one listener per controller and one for kube-state-metrics on `host`, rendering
+    /// from `objects` at each scrape. A controller's listener is closed while `is_down` says so;
+    /// when it comes back its metrics restart from zero, as a restarted process's do.
+    pub async fn serve(
+        &self,
+        objects: ObjectCache,
+        is_down: impl Fn(Controller) -> bool + Send + Sync + 'static,
+        host: IpAddr,
+    ) -> std::io::Result<Running> {
+        let is_down = Arc::new(is_down);
+        let mut tasks = JoinSet::new();
+        let mut controllers = BTreeMap::new();
+        for c in Controller::ALL {
+            let (this, objs) = (self.clone(), objects.clone());
+            let render: listener::Render = Arc::new(move || objs.with(|o| this.encode_controller(c, o)));
+            let was_down = Arc::new(AtomicBool::new(false));
+            let (this, is_down) = (self.clone(), is_down.clone());
+            let down = Arc::new(move || {
+                let down = is_down(c);
+                if down {
+                    was_down.store(true, Ordering::SeqCst);
+                } else if was_down.swap(false, Ordering::SeqCst) {
+                    this.restart(c);
+                }
+                down
+            });
+            let addr = listener::spawn(SocketAddr::new(host, 0), render, down, DOWN_POLL, &mut tasks).await?;
+            controllers.insert(c.name().to_string(), addr);
+        }
+        let (this, objs) = (self.clone(), objects);
+        let render: listener::Render = Arc::new(move || objs.with(|o| this.encode_kube_state_metrics(o)));
+        let kube_state_metrics = listener::spawn(
+            SocketAddr::new(host, 0),
+            render,
+            Arc::new(|| false),
+            DOWN_POLL,
+            &mut tasks,
+        )
+        .await?;
+        Ok(Running {
+            endpoints: Endpoints {
+                controllers,
+                kube_state_metrics,
+            },
+            tasks,
+        })
+    }
+}
+
+/// Whether a controller is down now by the scenario's fault timeline (controller-down faults).
+pub fn scenario_down(scenario: Arc<Scenario>, clock: Clock) -> impl Fn(Controller) -> bool + Send + Sync + 'static {
+    move |c| {
+        let t = clock.scenario_now();
+        scenario
+            .faults
+            .iter()
+            .any(|f| f.fault == Fault::ControllerDown && f.target == FaultTarget::Controller(c) && f.active_at(t))
+    }
+}

@@ -1,0 +1,139 @@
+//! The current Flux objects for scrape-time metrics: one watcher per kind over any Kubernetes
+//! API (the embedded one or a real cluster), kept as JSON so a scrape reads them without
+//! converting. Objects changed with kubectl show at the next scrape.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::Client;
+use model::FluxVersion;
+use serde_json::Value;
+use tokio::task::JoinSet;
+
+use crate::controllers::api_resource;
+
+/// (kind, namespace, name)
+type Key = (String, String, String);
+
+/// A shared, continuously updated snapshot of every Flux object.
+#[derive(Clone, Default)]
+pub struct ObjectCache {
+    objects: Arc<RwLock<BTreeMap<Key, Value>>>,
+}
+
+impl ObjectCache {
+    /// A cache with fixed contents (tests, virtual time, other drivers).
+    pub fn from_objects(objects: impl IntoIterator<Item = Value>) -> Self {
+        let cache = ObjectCache::default();
+        for o in objects {
+            cache.apply(o);
+        }
+        cache
+    }
+
+    /// Starts one watcher per kind of `version` on `client`; the tasks live in the returned set.
+    pub fn watch(client: &Client, version: FluxVersion) -> (Self, JoinSet<()>) {
+        let cache = ObjectCache::default();
+        let mut tasks = JoinSet::new();
+        for info in model::kinds::kinds_in(version) {
+            let Some(ar) = api_resource(info, version) else {
+                continue;
+            };
+            let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+            let cache = cache.clone();
+            let kind = info.kind;
+            tasks.spawn(async move {
+                let mut listed: Vec<Value> = Vec::new();
+                let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
+                while let Some(event) = events.next().await {
+                    match event {
+                        Ok(watcher::Event::Init) => listed.clear(),
+                        Ok(watcher::Event::InitApply(o)) => listed.extend(to_json(&o, kind)),
+                        Ok(watcher::Event::InitDone) => cache.replace_kind(kind, std::mem::take(&mut listed)),
+                        Ok(watcher::Event::Apply(o)) => {
+                            if let Some(v) = to_json(&o, kind) {
+                                cache.apply(v);
+                            }
+                        }
+                        Ok(watcher::Event::Delete(o)) => {
+                            if let Some(v) = to_json(&o, kind) {
+                                cache.remove(&v);
+                            }
+                        }
+                        Err(e) => tracing::debug!(kind, error = %e, "telemetry watch"),
+                    }
+                }
+            });
+        }
+        (cache, tasks)
+    }
+
+    /// Every object, in (kind, namespace, name) order.
+    pub fn snapshot(&self) -> Vec<Value> {
+        self.read().values().cloned().collect()
+    }
+
+    /// Runs `f` over the objects without copying them.
+    pub fn with<R>(&self, f: impl FnOnce(&mut dyn Iterator<Item = &Value>) -> R) -> R {
+        let guard = self.read();
+        f(&mut guard.values())
+    }
+
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn apply(&self, o: Value) {
+        if let Some(k) = key(&o) {
+            self.write().insert(k, o);
+        }
+    }
+
+    fn remove(&self, o: &Value) {
+        if let Some(k) = key(o) {
+            self.write().remove(&k);
+        }
+    }
+
+    fn replace_kind(&self, kind: &str, objects: Vec<Value>) {
+        let mut map = self.write();
+        map.retain(|k, _| k.0 != kind);
+        let fresh: HashMap<Key, Value> = objects.into_iter().filter_map(|o| key(&o).map(|k| (k, o))).collect();
+        map.extend(fresh);
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<Key, Value>> {
+        self.objects.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<Key, Value>> {
+        self.objects.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn key(o: &Value) -> Option<Key> {
+    let view = model::FluxObject::new(o);
+    (!view.kind().is_empty() && !view.name().is_empty()).then(|| {
+        (
+            view.kind().to_string(),
+            view.namespace().to_string(),
+            view.name().to_string(),
+        )
+    })
+}
+
+/// The object as JSON with its kind set (watch events carry it; be safe for lists that don't).
+fn to_json(o: &DynamicObject, kind: &str) -> Option<Value> {
+    let mut v = serde_json::to_value(o).ok()?;
+    if v.get("kind").and_then(Value::as_str).is_none_or(str::is_empty) {
+        v["kind"] = Value::String(kind.to_string());
+    }
+    Some(v)
+}
