@@ -4,6 +4,7 @@
 pub mod duration;
 pub mod kinds;
 pub mod metrics;
+pub mod notification;
 pub mod managed_fields;
 pub mod object;
 pub mod verdict;

@@ -59,6 +59,12 @@ pub enum Command {
     Version(VersionArgs),
     /// Print a shell completion script (bash, zsh or fish).
     Completion(CompletionArgs),
+    /// Health checks for CI and cron: built-in checks, tuned and scoped by a checks file.
+    #[command(after_help = CHECK_EXIT_CODES_HELP)]
+    Check(CheckArgs),
+    /// Static analysis of the alerting chain: Prometheus rules, Alertmanager routes, Flux Alerts and Providers.
+    #[command(after_help = LINT_EXIT_CODES_HELP)]
+    Lint(LintArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -125,6 +131,94 @@ pub enum CompletionShell {
     Bash,
     Zsh,
     Fish,
+}
+
+// ---- check and lint ----
+
+pub const CHECK_EXIT_CODES_HELP: &str = "\
+Exit status:
+  0  every check passed
+  1  a check failed
+  2  could not tell: no kubeconfig, unreachable API server, unreadable or invalid checks file,
+     or a check that could not be evaluated (and none failed)";
+
+pub const LINT_EXIT_CODES_HELP: &str = "\
+Exit status:
+  0  no findings at or above --fail-on (default warning; info never fails unless asked)
+  1  findings at or above --fail-on
+  2  an input could not be read or parsed (the message names FILE:LINE), or a usage error";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Table,
+    Json,
+    Junit,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// A checks file (YAML) that tunes, scopes or disables the built-in checks; see CHECKS.md.
+    #[arg(long, value_name = "FILE")]
+    pub checks: Option<PathBuf>,
+    /// Check objects across all namespaces.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// Only objects with these labels (e.g. -l tier=infra).
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    pub output: CheckFormat,
+    /// Also write the JUnit XML report to this file (whatever -o says).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LintFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+    Info,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LintArgs {
+    /// Files or directories to lint; each YAML document is recognised by its content (rule
+    /// groups, an Alertmanager configuration, Flux Alerts/Providers).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// PrometheusRule objects or plain rule files (files or directories; repeatable).
+    #[arg(long = "rules", value_name = "FILE|DIR", num_args = 1.., action = clap::ArgAction::Append)]
+    pub rules: Vec<PathBuf>,
+    /// An Alertmanager configuration file (alertmanager.yml).
+    #[arg(long, value_name = "FILE")]
+    pub alertmanager_config: Option<PathBuf>,
+    /// Flux Alert and Provider manifests (files or directories; repeatable). Without them the
+    /// Alerts and Providers are read from the cluster, when one is reachable.
+    #[arg(long = "flux-manifests", value_name = "FILE|DIR", num_args = 1.., action = clap::ArgAction::Append)]
+    pub flux_manifests: Vec<PathBuf>,
+    /// The Flux version to lint for (e.g. 2.7); default: the cluster's, else the newest known.
+    #[arg(long, value_name = "VERSION", value_parser = parse_lint_flux_version)]
+    pub flux_version: Option<model::FluxVersion>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: LintFormat,
+    /// The lowest severity that makes the exit status 1.
+    #[arg(long, value_enum, default_value = "warning")]
+    pub fail_on: FailOn,
+    /// Explain a rule (FM001...), or list them all when no ID is given.
+    #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "")]
+    pub explain: Option<String>,
+}
+
+fn parse_lint_flux_version(s: &str) -> Result<model::FluxVersion, String> {
+    s.parse().map_err(|e: model::version::VersionError| e.to_string())
 }
 
 /// A request timeout; `None` waits forever (`--request-timeout 0`).

@@ -9,6 +9,11 @@ pub enum Error {
     Cluster(#[from] ClusterError),
     #[error("unknown kind {0:?}: expected a Flux kind as kubectl spells it, such as Kustomization, ks, helmreleases or gitrepository")]
     UnknownKind(String),
+    /// An input file that cannot be read or parsed; the text names FILE[:LINE].
+    #[error("{0}")]
+    Input(String),
+    #[error("{0}")]
+    Usage(String),
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
 }

@@ -1,11 +1,13 @@
 //! `kubectl-flux_monitor`, run by kubectl as `kubectl flux-monitor`: parse, run the command,
 //! map the outcome to the exit status (0 healthy, 1 problems, 2 could not tell).
 
+mod check;
 mod cli;
 mod cluster;
 mod completion;
 mod discovery;
 mod error;
+mod lint;
 mod output;
 mod status;
 mod version;
@@ -40,6 +42,8 @@ fn main() -> ExitCode {
             Command::Status(args) => status::run(&cli.kube, args).await.map(|h| h.code()),
             Command::Version(args) => version::run(&cli.kube, args).await,
             Command::Completion(_) => Ok(0),
+            Command::Check(args) => check::run(&cli.kube, args).await,
+            Command::Lint(args) => lint::run(&cli.kube, args).await,
         }
     });
     // Watchers and pooled connections may still be running; do not wait for them.
