@@ -65,6 +65,12 @@ pub enum Command {
     /// Static analysis of the alerting chain: Prometheus rules, Alertmanager routes, Flux Alerts and Providers.
     #[command(after_help = LINT_EXIT_CODES_HELP)]
     Lint(LintArgs),
+    /// Print the recommended PrometheusRule for a Flux version (proven by scenarios/library).
+    Rules(RulesArgs),
+    /// Prove alerts offline: run scenarios in virtual time, test the rules with promtool, the
+    /// routes with the Alertmanager config and Flux notifications with the emulation.
+    #[command(after_help = TEST_EXIT_CODES_HELP)]
+    Test(TestArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -240,6 +246,73 @@ fn parse_stale_factor(s: &str) -> Result<f64, String> {
         Ok(k) if k.is_finite() && k > 0.0 => Ok(k),
         _ => Err(format!("{s:?} is not a positive number")),
     }
+}
+
+// ---- rules and test ----
+
+pub const TEST_EXIT_CODES_HELP: &str = "\
+Exit status:
+  0  every expectation of every scenario passed
+  1  an expectation failed (each FAIL line says why)
+  2  an input could not be read or parsed (FILE:LINE: message), promtool or amtool missing, or a usage error";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RulesFormat {
+    /// A PrometheusRule object (monitoring.coreos.com/v1), for the Prometheus Operator.
+    Yaml,
+    /// A plain Prometheus rule file (`groups:`), for rule_files and promtool.
+    RuleFile,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RulesArgs {
+    /// The Flux release the rules target (2.2 to 2.7; v2.5.0 works too).
+    #[arg(long, default_value_t = model::FluxVersion::NEWEST, value_parser = parse_flux_version, value_name = "VERSION")]
+    pub flux_version: model::FluxVersion,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "yaml")]
+    pub output: RulesFormat,
+    /// Base of the runbook_url annotations (each alert appends #<alertname in lowercase>).
+    #[arg(long, value_name = "URL")]
+    pub runbook_url_base: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TestFormat {
+    Text,
+    Junit,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TestArgs {
+    /// A scenario file, or a directory searched recursively for Scenario documents.
+    #[arg(long, value_name = "FILE|DIR")]
+    pub scenarios: PathBuf,
+    /// Prometheus rule files or PrometheusRule objects (multi-document YAML); repeat for several.
+    #[arg(long, required = true, num_args = 1.., value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+    /// Alertmanager configuration: every expected alert with a receiver is routed through it.
+    #[arg(long, value_name = "FILE")]
+    pub alertmanager_config: Option<PathBuf>,
+    /// Flux Alert/Provider manifests for notification expectations (default: the scenario's own).
+    #[arg(long, num_args = 1.., value_name = "FILE|DIR")]
+    pub flux_manifests: Vec<PathBuf>,
+    /// Run every scenario as this Flux release instead of the one it declares.
+    #[arg(long, value_parser = parse_flux_version, value_name = "VERSION")]
+    pub flux_version: Option<model::FluxVersion>,
+    /// Output format on stdout (junit: the JUnit XML report).
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: TestFormat,
+    /// Also write a JUnit XML report to this file.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Leave the generated promtool files in this directory.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+}
+
+fn parse_flux_version(s: &str) -> Result<model::FluxVersion, String> {
+    s.parse::<model::FluxVersion>().map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@ mod discovery;
 mod error;
 mod lint;
 mod output;
+mod rules;
 mod status;
+mod test_cmd;
 mod version;
 mod watch;
 
@@ -27,6 +29,12 @@ fn main() -> ExitCode {
         completion::write(args.shell, &mut std::io::stdout());
         return ExitCode::SUCCESS;
     }
+    // Offline commands: no cluster, no async runtime.
+    match &cli.command {
+        Command::Rules(args) => return ExitCode::from(rules::run(args, &mut std::io::stdout()).unwrap_or(2)),
+        Command::Test(args) => return ExitCode::from(test_cmd::run(args)),
+        _ => {}
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -41,7 +49,7 @@ fn main() -> ExitCode {
         match &cli.command {
             Command::Status(args) => status::run(&cli.kube, args).await.map(|h| h.code()),
             Command::Version(args) => version::run(&cli.kube, args).await,
-            Command::Completion(_) => Ok(0),
+            Command::Completion(_) | Command::Rules(_) | Command::Test(_) => Ok(0),
             Command::Check(args) => check::run(&cli.kube, args).await,
             Command::Lint(args) => lint::run(&cli.kube, args).await,
         }
