@@ -3,6 +3,7 @@
 
 pub mod apiserver;
 pub mod core;
+pub mod notify;
 pub mod scenario;
 pub mod controllers;
 pub mod seed;
