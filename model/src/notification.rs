@@ -5,10 +5,33 @@ use serde_json::Value;
 
 /// Provider types notification-controller knows (flux-facts §4).
 pub const PROVIDER_TYPES: &[&str] = &[
-    "slack", "discord", "msteams", "rocket", "generic", "generic-hmac", "github", "gitlab", "gitea",
-    "bitbucket", "bitbucketserver", "azuredevops", "googlechat", "googlepubsub", "webex", "sentry",
-    "azureeventhub", "telegram", "lark", "matrix", "opsgenie", "alertmanager", "grafana",
-    "githubdispatch", "pagerduty", "datadog", "nats",
+    "slack",
+    "discord",
+    "msteams",
+    "rocket",
+    "generic",
+    "generic-hmac",
+    "github",
+    "gitlab",
+    "gitea",
+    "bitbucket",
+    "bitbucketserver",
+    "azuredevops",
+    "googlechat",
+    "googlepubsub",
+    "webex",
+    "sentry",
+    "azureeventhub",
+    "telegram",
+    "lark",
+    "matrix",
+    "opsgenie",
+    "alertmanager",
+    "grafana",
+    "githubdispatch",
+    "pagerduty",
+    "datadog",
+    "nats",
 ];
 
 /// Provider types that work without an address (notification-controller supplies a default
@@ -37,7 +60,9 @@ fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
 pub fn source_matches(source: &Value, alert_namespace: &str, obj: &Value) -> bool {
     let kind = str_at(source, "/kind").unwrap_or("");
     let name = str_at(source, "/name").unwrap_or("");
-    let namespace = str_at(source, "/namespace").filter(|n| !n.is_empty()).unwrap_or(alert_namespace);
+    let namespace = str_at(source, "/namespace")
+        .filter(|n| !n.is_empty())
+        .unwrap_or(alert_namespace);
     if str_at(obj, "/kind") != Some(kind) || str_at(obj, "/metadata/namespace") != Some(namespace) {
         return false;
     }
@@ -45,15 +70,23 @@ pub fn source_matches(source: &Value, alert_namespace: &str, obj: &Value) -> boo
         return str_at(obj, "/metadata/name") == Some(name);
     }
     let labels = obj.pointer("/metadata/labels");
-    source.get("matchLabels").and_then(Value::as_object).is_none_or(|want| {
-        want.iter().all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
-    })
+    source
+        .get("matchLabels")
+        .and_then(Value::as_object)
+        .is_none_or(|want| {
+            want.iter()
+                .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+        })
 }
 
 /// Whether a (not suspended) Alert would pass an event of `severity` about `obj`, before its
 /// inclusion/exclusion lists are applied to the message.
 pub fn alert_matches(alert: &Value, obj: &Value, severity: &str) -> bool {
-    if alert.pointer("/spec/suspend").and_then(Value::as_bool).unwrap_or(false) {
+    if alert
+        .pointer("/spec/suspend")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+    {
         return false;
     }
     if !passes_severity(str_at(alert, "/spec/eventSeverity"), severity) {
@@ -78,17 +111,45 @@ mod tests {
     #[test]
     fn sources_match_as_notification_controller_does() {
         let any = json!({"kind": "Kustomization", "name": "*"});
-        assert!(source_matches(&any, "flux-system", &ks("flux-system", "apps", json!({}))));
-        assert!(!source_matches(&any, "flux-system", &ks("apps", "apps", json!({}))));
+        assert!(source_matches(
+            &any,
+            "flux-system",
+            &ks("flux-system", "apps", json!({}))
+        ));
+        assert!(!source_matches(
+            &any,
+            "flux-system",
+            &ks("apps", "apps", json!({}))
+        ));
         let glob = json!({"kind": "Kustomization", "name": "apps-*"});
-        assert!(!source_matches(&glob, "flux-system", &ks("flux-system", "apps-web", json!({}))));
+        assert!(!source_matches(
+            &glob,
+            "flux-system",
+            &ks("flux-system", "apps-web", json!({}))
+        ));
         let other_ns = json!({"kind": "Kustomization", "name": "web", "namespace": "apps"});
-        assert!(source_matches(&other_ns, "flux-system", &ks("apps", "web", json!({}))));
+        assert!(source_matches(
+            &other_ns,
+            "flux-system",
+            &ks("apps", "web", json!({}))
+        ));
         let labelled = json!({"kind": "Kustomization", "name": "*", "matchLabels": {"team": "a"}});
-        assert!(source_matches(&labelled, "apps", &ks("apps", "web", json!({"team": "a"}))));
-        assert!(!source_matches(&labelled, "apps", &ks("apps", "web", json!({"team": "b"}))));
+        assert!(source_matches(
+            &labelled,
+            "apps",
+            &ks("apps", "web", json!({"team": "a"}))
+        ));
+        assert!(!source_matches(
+            &labelled,
+            "apps",
+            &ks("apps", "web", json!({"team": "b"}))
+        ));
         let lower = json!({"kind": "kustomization", "name": "*"});
-        assert!(!source_matches(&lower, "flux-system", &ks("flux-system", "apps", json!({}))));
+        assert!(!source_matches(
+            &lower,
+            "flux-system",
+            &ks("flux-system", "apps", json!({}))
+        ));
     }
 
     #[test]
@@ -100,6 +161,10 @@ mod tests {
         assert!(!passes_severity(Some("warning"), "error"));
         let alert = json!({"metadata": {"namespace": "flux-system"}, "spec": {"suspend": true,
             "eventSources": [{"kind": "Kustomization", "name": "*"}]}});
-        assert!(!alert_matches(&alert, &ks("flux-system", "a", json!({})), "error"));
+        assert!(!alert_matches(
+            &alert,
+            &ks("flux-system", "a", json!({})),
+            "error"
+        ));
     }
 }

@@ -227,13 +227,33 @@ struct ExprFacts {
     kinds: Vec<String>,
 }
 
-fn lint_expr(expr: &Expr, version: FluxVersion, file: &str, line: u64, who: &str, out: &mut Vec<Finding>) -> ExprFacts {
+/// The line of the `nth` occurrence of metric `name` in a (possibly multi-line) expression
+/// whose first line is `base`.
+fn line_in(text: &str, base: u64, name: &str, nth: usize) -> u64 {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    let hits: Vec<usize> = text
+        .match_indices(name)
+        .filter(|(i, _)| {
+            let before = text[..*i].chars().next_back();
+            let after = text[i + name.len()..].chars().next();
+            !before.is_some_and(ident) && !after.is_some_and(ident)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    hits.get(nth).or(hits.first()).map_or(base, |i| base + text[..*i].matches('\n').count() as u64)
+}
+
+fn lint_expr(expr: &Expr, text: &str, version: FluxVersion, file: &str, base: u64, who: &str, out: &mut Vec<Finding>) -> ExprFacts {
     let mut sel = Selectors::default();
     let _ = walk_expr(&mut sel, expr);
     let mut facts = ExprFacts { flux: false, kinds: Vec::new() };
-    let at = |rule, message: String, fix: String| Finding::new(file, line, rule, message, fix);
+    let mut seen: HashMap<String, usize> = HashMap::new();
     for vs in &sel.0 {
         let Some(name) = selector_name(vs) else { continue };
+        let nth = seen.entry(name.clone()).or_default();
+        let line = line_in(text, base, &name, *nth);
+        *nth += 1;
+        let at = |rule, message: String, fix: String| Finding::new(file, line, rule, message, fix);
         let matchers = all_matchers(vs);
         let family = metrics::family(&name);
         if is_flux_name(&name) || family.is_some_and(|f| f.source != MetricSource::Prometheus) {
@@ -372,7 +392,7 @@ fn lint_rule(file: &str, rule: &Node, inputs: &Inputs, out: &mut Vec<Finding>) -
     let mut query_labels = None;
     match promql_parser::parser::parse(&expr_text) {
         Ok(expr) => {
-            facts = lint_expr(&expr, inputs.version, file, line, &who, out);
+            facts = lint_expr(&expr, &expr_text, inputs.version, file, line, &who, out);
             query_labels = output_labels(&expr);
         }
         Err(e) => out.push(Finding::new(
