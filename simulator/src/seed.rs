@@ -37,13 +37,9 @@ pub fn objects(scenario: &Scenario, start_at: Duration, now: Timestamp) -> Vec<V
 /// Moves every RFC3339 timestamp in the object (not in annotations: those are user data) by `offset`.
 fn shift_times(v: &mut Value, offset: SignedDuration, in_annotations: bool) {
     match v {
-        Value::String(s) if !in_annotations => {
-            if s.ends_with('Z') && s.len() >= 20 {
-                if let Ok(t) = s.parse::<Timestamp>() {
-                    if let Ok(moved) = t.checked_add(offset) {
-                        *s = moved.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
-                    }
-                }
+        Value::String(s) if !in_annotations && s.ends_with('Z') && s.len() >= 20 => {
+            if let Some(moved) = s.parse::<Timestamp>().ok().and_then(|t| t.checked_add(offset).ok()) {
+                *s = moved.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
             }
         }
         Value::Array(items) => items.iter_mut().for_each(|i| shift_times(i, offset, in_annotations)),
