@@ -206,6 +206,7 @@ fn header(r: &Request, name: &str) -> Option<String> {
     r.headers.get(name).map(|v| v.to_str().unwrap().to_string())
 }
 
+// Checked against: fluxcd/pkg apis/event/v1beta1/event.go (apis/event/v0.27.1), runtime/events/recorder.go (runtime/v0.110.1), client-go tools/record/event.go.
 #[tokio::test]
 async fn eventv1_and_core_event_match_goldens() {
     let e = succeeded();
@@ -229,6 +230,7 @@ async fn eventv1_and_core_event_match_goldens() {
     );
 }
 
+// Checked against: notification-controller v1.9.3 internal/notifier/slack.go, client.go.
 #[tokio::test]
 async fn slack_gets_nc_payload_with_bearer_token() {
     let server = sink().await;
@@ -256,6 +258,7 @@ async fn slack_gets_nc_payload_with_bearer_token() {
     assert_eq!(d[0].outcome, Outcome::Delivered { status: 200 });
 }
 
+// Checked against: notification-controller v1.9.3 internal/notifier/discord.go.
 #[tokio::test]
 async fn discord_gets_slack_payload_on_slack_path() {
     let server = MockServer::start().await;
@@ -276,6 +279,7 @@ async fn discord_gets_slack_payload_on_slack_path() {
     assert_golden("discord.json", &body(&reqs[0]));
 }
 
+// Checked against: notification-controller v1.9.3 internal/notifier/teams.go (buildMSTeamsAdaptiveCardPayload).
 #[tokio::test]
 async fn msteams_gets_adaptive_card() {
     let server = sink().await;
@@ -287,6 +291,7 @@ async fn msteams_gets_adaptive_card() {
     assert_golden("msteams-adaptive.json", &body(&reqs[0]));
 }
 
+// Checked against: notification-controller v1.9.3 internal/notifier/teams.go (NewMSTeams, buildMSTeamsDeprecatedConnectorPayload).
 #[test]
 fn msteams_legacy_card_for_webhook_office_com_hosts() {
     // No loopback host ends in .webhook.office.com: the request NC would build is checked as is.
@@ -308,6 +313,7 @@ fn msteams_legacy_card_for_webhook_office_com_hosts() {
     );
 }
 
+// Checked against: notification-controller v1.9.3 internal/notifier/forwarder.go, internal/server/event_handlers.go (combineEventMetadata).
 #[tokio::test]
 async fn generic_forwards_the_event_with_headers() {
     let server = sink().await;
@@ -329,6 +335,7 @@ async fn generic_forwards_the_event_with_headers() {
     assert!(header(&reqs[0], "x-signature").is_none());
 }
 
+// Checked against: notification-controller v1.9.3 internal/notifier/forwarder.go (sign), factory.go.
 #[tokio::test]
 async fn generic_hmac_signature_verifies_with_the_secret_token() {
     let server = sink().await;
@@ -368,6 +375,7 @@ fn hmac_sha256(key: &[u8], msg: &[u8]) -> String {
     hex::encode(Sha256::digest(&outer))
 }
 
+// Checked against: notification-controller v1.9.3 internal/notifier/github.go, github_helpers.go, internal/server/provider_commit_status.go.
 #[tokio::test]
 async fn github_commit_status_is_created_on_the_enterprise_api() {
     let server = MockServer::start().await;
@@ -404,6 +412,7 @@ async fn github_commit_status_is_created_on_the_enterprise_api() {
     );
 }
 
+// Checked against: notification-controller v1.9.3 internal/notifier/alertmanager.go.
 #[tokio::test]
 async fn alertmanager_gets_one_firing_alert() {
     let server = sink().await;
@@ -560,6 +569,7 @@ async fn rate_limit_window_is_configurable() {
     assert_eq!(received(&server).await.len(), 2);
 }
 
+// Checked against: notification-controller v1.9.3 internal/server/event_server.go (eventKeyFunc).
 #[test]
 fn rate_limit_key_is_ncs() {
     let mut e = succeeded();
@@ -682,6 +692,7 @@ async fn suspended_provider_is_skipped_silently() {
     assert!(running.controller.events().is_empty());
 }
 
+// Checked against: notification-controller v1.9.3 internal/notifier/client.go (RetryMax 4, waits 2s..30s), event_handlers.go (masktoken).
 #[tokio::test]
 async fn failed_delivery_is_retried_then_reported_without_secrets() {
     let server = MockServer::start().await;
@@ -719,6 +730,7 @@ async fn failed_delivery_is_retried_then_reported_without_secrets() {
     );
 }
 
+// Checked against: fluxcd/pkg runtime/events/recorder.go (checkRetry) on go-retryablehttp v0.7.8 client.go.
 #[tokio::test]
 async fn sender_retries_5xx_but_not_429() {
     let server = MockServer::start().await;

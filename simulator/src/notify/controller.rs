@@ -113,7 +113,13 @@ impl NotificationController {
                 retry_after: None,
             };
         }
-        let Ok(mut event) = serde_json::from_slice::<EventV1>(body) else {
+        // Go decodes `null` into a struct without complaint: an empty event.
+        let decoded = if body.trim_ascii() == b"null" {
+            Ok(EventV1::default())
+        } else {
+            serde_json::from_slice::<EventV1>(body)
+        };
+        let Ok(mut event) = decoded else {
             i.bad_request.fetch_add(1, Ordering::Relaxed);
             tracing::debug!("event server: decoding the request body failed");
             return Received {
