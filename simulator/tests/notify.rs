@@ -853,3 +853,51 @@ async fn events_per_second_through_the_emulation() {
         n as f64 / secs
     );
 }
+
+// Checked against: notification-controller v1.9.3 internal/notifier/util.go (splitCamelcase),
+// alertmanager.go (cases.Title), discord.go (path.Join), teams.go (host suffix).
+#[test]
+fn helpers_follow_ncs_go_functions() {
+    use notify::payloads::{split_camel_case, title_case};
+    assert_eq!(
+        split_camel_case("ReconciliationSucceeded"),
+        ["Reconciliation", "Succeeded"]
+    );
+    assert_eq!(split_camel_case("PDFLoader"), ["PDF", "Loader"]);
+    assert_eq!(
+        split_camel_case("HealthCheckFailed")
+            .join(" ")
+            .to_lowercase(),
+        "health check failed"
+    );
+    assert_eq!(
+        title_case("ReconciliationSucceeded"),
+        "Reconciliationsucceeded"
+    );
+    let build = |t: &str, url: &str| {
+        let o = notify::NotifierOptions {
+            url: url.into(),
+            token: "t".into(),
+            ..Default::default()
+        };
+        notify::Notifier::build(t, &o)
+    };
+    let d = build("discord", "https://discord.com/api/webhooks/1/abc").unwrap();
+    let req = d.request(&failed()).unwrap();
+    assert_eq!(req.url, "https://discord.com/api/webhooks/1/abc/slack");
+    let err = build("slack", "hooks.slack.com/services/T/B/secret").unwrap_err();
+    assert!(!err.contains("secret"), "{err}");
+    assert!(err.starts_with("invalid Slack hook URL"), "{err}");
+    assert_eq!(
+        build("generic-hmac", "http://127.0.0.1:9/").map(|_| ()),
+        Ok(())
+    );
+    let o = notify::NotifierOptions {
+        url: "http://127.0.0.1:9/".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        notify::Notifier::build("generic-hmac", &o).unwrap_err(),
+        "HMAC key is empty"
+    );
+}
