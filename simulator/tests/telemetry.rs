@@ -560,9 +560,9 @@ async fn prometheus_scrapes_demo_at_the_newest_version() {
     assert!(!query(&prom, "controller_runtime_reconcile_total").await.is_empty());
 
     // controller-down: the listener closes, up goes to 0; then it comes back on the same port.
-    let kc = format!(r#"up{{job="monitoring/flux-system",pod=~"kustomize-controller-.*"}}"#);
+    let kc = r#"up{job="monitoring/flux-system",pod=~"kustomize-controller-.*"}"#;
     wait_for(Duration::from_secs(20), "kustomize-controller down", || async {
-        query(&prom, &kc).await.first().is_some_and(|(_, v)| *v == 0.0)
+        query(&prom, kc).await.first().is_some_and(|(_, v)| *v == 0.0)
     })
     .await;
     let addr = endpoints.controllers["kustomize-controller"];
@@ -571,7 +571,7 @@ async fn prometheus_scrapes_demo_at_the_newest_version() {
         "connection refused while down"
     );
     wait_for(Duration::from_secs(15), "kustomize-controller back", || async {
-        query(&prom, &kc).await.first().is_some_and(|(_, v)| *v == 1.0)
+        query(&prom, kc).await.first().is_some_and(|(_, v)| *v == 1.0)
     })
     .await;
     assert_eq!(http_get(addr, "/metrics").await.unwrap().0, 200);
@@ -591,16 +591,13 @@ async fn prometheus_sees_legacy_gauges_on_flux_2_4() {
         promtool_check(&body).unwrap_or_else(|e| panic!("promtool rejects {name}: {e}\n{body}"));
     }
     let prom = start_prometheus(&endpoints).await;
+    // The PodMonitor-style scrape renames the object's namespace label.
+    let failing = r#"gotk_reconcile_condition{kind="GitRepository",name="apps",type="Ready",status="False"}"#;
     wait_for(Duration::from_secs(15), "gotk_reconcile_condition scraped", || async {
-        !query(&prom, "gotk_reconcile_condition").await.is_empty()
+        !query(&prom, failing).await.is_empty()
     })
     .await;
-    // The PodMonitor-style scrape renames the object's namespace label.
-    let series = query(
-        &prom,
-        r#"gotk_reconcile_condition{kind="GitRepository",name="apps",type="Ready",status="False"}"#,
-    )
-    .await;
+    let series = query(&prom, failing).await;
     assert_eq!(series.len(), 1, "{series:?}");
     assert_eq!(series[0].0["exported_namespace"], "flux-system");
     assert_eq!(series[0].0["namespace"], "flux-system");

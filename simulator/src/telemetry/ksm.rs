@@ -16,11 +16,15 @@ use serde_json::Value;
 
 use super::exposition::Family;
 
+/// (group, namespace, name): the order kube-state-metrics' writers list objects in, near enough.
+type Key = (String, String, String);
+type Labels = Vec<(&'static str, String)>;
+
 /// `gotk_resource_info` for every object of a kind the config lists. The config pins a version
 /// per kind; the simulator uses the version the scenario's Flux release prefers, as a config kept
 /// in step with the installation does.
 pub fn resource_info<'a>(objects: impl IntoIterator<Item = &'a Value>, version: FluxVersion) -> Family {
-    let mut rows: Vec<((String, String, String), Vec<(&'static str, String)>)> = Vec::new();
+    let mut rows: Vec<(Key, Labels)> = Vec::new();
     for o in objects {
         let view = FluxObject::new(o);
         let Some(info) = view.info() else { continue };

@@ -141,6 +141,10 @@ impl Telemetry {
         host: IpAddr,
     ) -> std::io::Result<Running> {
         let (objects, watch_tasks) = ObjectCache::watch(client, self.version);
+        // Serve nothing half-listed; an API that never answers must not block start-up forever.
+        if !objects.wait_until_synced(Duration::from_secs(10)).await {
+            tracing::warn!("telemetry: some Flux kinds could not be listed; serving what is known");
+        }
         let mut running = self.serve(objects, scenario_down(scenario, clock), host).await?;
         let mut watch_tasks = watch_tasks;
         running

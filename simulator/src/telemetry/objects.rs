@@ -3,7 +3,9 @@
 //! converting. Objects changed with kubectl show at the next scrape.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject};
@@ -22,6 +24,9 @@ type Key = (String, String, String);
 #[derive(Clone, Default)]
 pub struct ObjectCache {
     objects: Arc<RwLock<BTreeMap<Key, Value>>>,
+    /// Kinds whose initial list has arrived, and how many are watched.
+    synced: Arc<AtomicUsize>,
+    watched: usize,
 }
 
 impl ObjectCache {
@@ -36,7 +41,10 @@ impl ObjectCache {
 
     /// Starts one watcher per kind of `version` on `client`; the tasks live in the returned set.
     pub fn watch(client: &Client, version: FluxVersion) -> (Self, JoinSet<()>) {
-        let cache = ObjectCache::default();
+        let mut cache = ObjectCache::default();
+        cache.watched = model::kinds::kinds_in(version)
+            .filter(|i| api_resource(i, version).is_some())
+            .count();
         let mut tasks = JoinSet::new();
         for info in model::kinds::kinds_in(version) {
             let Some(ar) = api_resource(info, version) else {
@@ -46,13 +54,18 @@ impl ObjectCache {
             let cache = cache.clone();
             let kind = info.kind;
             tasks.spawn(async move {
-                let mut listed: Vec<Value> = Vec::new();
+                let (mut listed, mut first) = (Vec::new(), true);
                 let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
                 while let Some(event) = events.next().await {
                     match event {
                         Ok(watcher::Event::Init) => listed.clear(),
                         Ok(watcher::Event::InitApply(o)) => listed.extend(to_json(&o, kind)),
-                        Ok(watcher::Event::InitDone) => cache.replace_kind(kind, std::mem::take(&mut listed)),
+                        Ok(watcher::Event::InitDone) => {
+                            cache.replace_kind(kind, std::mem::take(&mut listed));
+                            if std::mem::take(&mut first) {
+                                cache.synced.fetch_add(1, Ordering::SeqCst);
+                            }
+                        }
                         Ok(watcher::Event::Apply(o)) => {
                             if let Some(v) = to_json(&o, kind) {
                                 cache.apply(v);
@@ -69,6 +82,18 @@ impl ObjectCache {
             });
         }
         (cache, tasks)
+    }
+
+    /// Waits until every watched kind has been listed once (at most `limit`); true when it has.
+    pub async fn wait_until_synced(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.synced.load(Ordering::SeqCst) < self.watched {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
     }
 
     /// Every object, in (kind, namespace, name) order.
