@@ -90,7 +90,7 @@ fn lint_provider(d: &FluxDoc, out: &mut Vec<Finding>) {
     if provider_needs_address(&type_) && !has("address") && !has("secretRef") {
         out.push(Finding::new(
             &d.file,
-            d.line_of(&["spec"]),
+            d.line_of(&["spec", "type"]),
             "FM036",
             format!("Provider {name} has neither spec.address nor spec.secretRef: notification-controller has nowhere to post"),
             "set spec.secretRef to a Secret with an `address` key (or spec.address)".into(),
