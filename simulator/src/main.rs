@@ -62,6 +62,16 @@ struct ServeArgs {
     /// (default 403), e.g. --deny helmreleases:403.
     #[arg(long, value_parser = parse_deny)]
     deny: Vec<(String, u16)>,
+    /// Run the notification-controller emulation: controllers post their events to it, and it
+    /// delivers them to the Providers of matching Alerts read from the API.
+    #[arg(long)]
+    notify: bool,
+    /// Post events to this notification-controller address instead (e.g. a real one).
+    #[arg(long, conflicts_with = "notify")]
+    event_address: Option<String>,
+    /// notification-controller's --rate-limit-interval.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    rate_limit_interval: std::time::Duration,
 }
 
 fn parse_scale(s: &str) -> Result<f64, String> {
@@ -153,6 +163,9 @@ fn serve(args: ServeArgs) -> ExitCode {
         start_at: args.start_at,
         kubeconfig: args.kubeconfig,
         deny: args.deny,
+        notify: args.notify,
+        event_address: args.event_address,
+        rate_limit_interval: args.rate_limit_interval,
     };
     match runtime.block_on(simulator::serve::serve(opts)) {
         Ok(()) => ExitCode::SUCCESS,

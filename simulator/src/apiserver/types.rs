@@ -62,7 +62,8 @@ fn strings(items: &[&str]) -> Vec<String> {
 
 impl ResourceType {
     /// The built-in types every embedded API serves: Namespaces, Events (core and events.k8s.io, which
-    /// kube-runtime's event Recorder writes), Deployments and CustomResourceDefinitions.
+    /// kube-runtime's event Recorder writes), Secrets, ConfigMaps, Deployments and
+    /// CustomResourceDefinitions.
     pub fn builtin() -> Vec<ResourceType> {
         let base = |group: &str, kind: &str, plural: &str, short: &[&str], namespaced: bool| {
             ResourceType {
@@ -107,6 +108,15 @@ impl ResourceType {
                 ],
                 ..base("events.k8s.io", "Event", "events", &["ev"], true)
             },
+            // Secrets and ConfigMaps: Flux Providers and Receivers read their Secrets.
+            ResourceType {
+                printer_columns: vec![
+                    PrinterColumn::new("Type", "string", ".type"),
+                    PrinterColumn::age(),
+                ],
+                ..base("", "Secret", "secrets", &[], true)
+            },
+            ResourceType { printer_columns: vec![PrinterColumn::age()], ..base("", "ConfigMap", "configmaps", &["cm"], true) },
             ResourceType {
                 status_subresource: true,
                 categories: strings(&["all"]),

@@ -37,6 +37,8 @@ pub const FIELD_MANAGER: &str = "flux-sim";
 #[derive(Debug, Clone)]
 pub struct ReconcileObservation {
     pub object: ObjectRef,
+    /// The object as the reconcile read it (uid, apiVersion, resourceVersion, annotations).
+    pub live: serde_json::Value,
     pub controller: FluxController,
     pub outcome: core::ReconcileOutcome,
     pub at: jiff::Timestamp,
@@ -303,7 +305,7 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, Err
         (None, _) => Action::requeue(ctx.clock.to_wall(interval.min(Duration::from_secs(60))).max(Duration::from_millis(100))),
     };
     if let Some(observer) = &ctx.observer {
-        observer(&ReconcileObservation { object, controller: info.controller, outcome, at: now });
+        observer(&ReconcileObservation { object, live: json, controller: info.controller, outcome, at: now });
     }
     Ok(action)
 }

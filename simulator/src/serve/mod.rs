@@ -1,6 +1,11 @@
 //! `flux-sim serve`: a scenario brought to life. Starts the embedded Kubernetes API (or uses a
 //! cluster from a kubeconfig), seeds it with the scenario's objects, runs the fake controllers in
-//! real time, says where everything listens, and stops cleanly on Ctrl-C or SIGTERM.
+//! real time with their metrics listeners, kube-state-metrics and events (and, with `--notify`,
+//! the notification-controller emulation), says where everything listens, and stops cleanly on
+//! Ctrl-C or SIGTERM.
+
+mod events;
+mod notify_api;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,6 +20,8 @@ use serde_json::{json, Value};
 
 use crate::apiserver::{self, ApiServer, PrinterColumn, ResourceType};
 use crate::controllers::{self, Clock};
+use crate::notify;
+use crate::telemetry::Telemetry;
 use crate::scenario::Scenario;
 
 pub struct ServeOptions {
@@ -28,6 +35,12 @@ pub struct ServeOptions {
     pub kubeconfig: Option<PathBuf>,
     /// Fault injection on the embedded API: resources that answer every request with an error.
     pub deny: Vec<(String, u16)>,
+    /// Run the notification-controller emulation and post events to it.
+    pub notify: bool,
+    /// Post events to this notification-controller address (an external one).
+    pub event_address: Option<String>,
+    /// notification-controller's `--rate-limit-interval`.
+    pub rate_limit_interval: Duration,
 }
 
 /// The embedded API's resource type for a Flux kind at a Flux version.
@@ -151,12 +164,61 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         }
     };
 
-    let mut tasks = controllers::start(client, controllers::Options { scenario: scenario.clone(), clock, observer: None }).await;
+    // notification-controller: the emulation (reading Alerts, Providers and Secrets from the
+    // API), or an external address, or nobody (events are still recorded in the API).
+    let nc = if opts.notify {
+        let source = Arc::new(notify_api::ApiSource::new(client.clone(), scenario.flux_version));
+        let (sink, mut warnings) = tokio::sync::mpsc::unbounded_channel();
+        let options = notify::NotifyOptions {
+            rate_limit_interval: opts.rate_limit_interval,
+            event_sink: Some(sink),
+            ..Default::default()
+        };
+        let controller = notify::NotificationController::new(source.clone(), source, options);
+        let running = notify::serve(SocketAddr::from(([127, 0, 0, 1], 0)), controller)
+            .await
+            .context("binding the notification-controller event server")?;
+        let events_client = client.clone();
+        tokio::spawn(async move {
+            while let Some(warning) = warnings.recv().await {
+                events::record(events_client.clone(), warning.to_core_event()).await;
+            }
+        });
+        Some(running)
+    } else {
+        None
+    };
+    let event_address = nc.as_ref().map(|r| r.url.clone()).or(opts.event_address.clone());
+    let sender = match &event_address {
+        Some(address) => Some(Arc::new(
+            notify::EventSender::new(address).map_err(|e| anyhow!("event address {address}: {e}"))?,
+        )),
+        None => None,
+    };
+
+    let telemetry = Telemetry::new(scenario.flux_version);
+    let observer = events::fan_out(vec![telemetry.observer(), events::observer(client.clone(), sender)]);
+    let mut tasks =
+        controllers::start(client.clone(), controllers::Options { scenario: scenario.clone(), clock, observer: Some(observer) })
+            .await;
+    let metrics = telemetry
+        .serve_scenario(&client, scenario.clone(), clock, std::net::Ipv4Addr::LOCALHOST.into())
+        .await
+        .context("starting the metrics listeners")?;
 
     println!("flux-sim: scenario {} (Flux {}, seed {}), time scale {}x, started at scenario time {}",
         scenario.name, scenario.flux_version, scenario.seed, opts.time_scale, model::format_go_duration(opts.start_at));
-    println!("  Kubernetes API: {api_url}");
-    println!("  kubeconfig:     {}", kubeconfig_path.display());
+    println!("  Kubernetes API:          {api_url}");
+    println!("  kubeconfig:              {}", kubeconfig_path.display());
+    for (controller, addr) in &metrics.endpoints.controllers {
+        println!("  metrics {controller:<26} http://{addr}/metrics");
+    }
+    println!("  kube-state-metrics:      http://{}/metrics", metrics.endpoints.kube_state_metrics);
+    match (&nc, &event_address) {
+        (Some(nc), _) => println!("  notification-controller: {} (events are posted here)", nc.url),
+        (None, Some(address)) => println!("  events posted to:        {}", notify::redact_url(address)),
+        (None, None) => println!("  events: recorded in the API only (--notify runs the notification-controller emulation)"),
+    }
     println!("  try: kubectl --kubeconfig {} get kustomizations -A", kubeconfig_path.display());
     if let Some(path) = &opts.endpoints_out {
         let endpoints = json!({
@@ -164,6 +226,10 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
             "kubeconfig": kubeconfig_path,
             "scenario": scenario.name,
             "fluxVersion": scenario.flux_version.to_string(),
+            "metrics": metrics.endpoints,
+            "prometheusScrapeConfigs": metrics.endpoints.scrape_configs(Duration::from_secs(1)),
+            "notificationController": nc.as_ref().map(|r| r.url.clone()),
+            "eventAddress": event_address.as_deref().map(notify::redact_url),
         });
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, serde_json::to_vec_pretty(&endpoints)?)
@@ -175,6 +241,10 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     eprintln!("flux-sim: stopping");
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
+    metrics.shutdown().await;
+    if let Some(nc) = nc {
+        nc.shutdown().await;
+    }
     if let Some(running) = running {
         running.shutdown().await;
     }
