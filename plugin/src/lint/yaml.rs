@@ -83,6 +83,24 @@ impl Node {
     pub fn is_map(&self) -> bool {
         matches!(self.value, Val::Map(_))
     }
+
+    /// The node as JSON (keys as text), for code that reads Kubernetes objects as JSON.
+    pub fn to_json(&self) -> Value {
+        match &self.value {
+            Val::Null => Value::Null,
+            Val::Bool(b) => Value::Bool(*b),
+            Val::Int(i) => Value::from(*i),
+            Val::Float(f) => Value::from(*f),
+            Val::Str(s) => Value::String(s.clone()),
+            Val::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
+            Val::Map(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.scalar_text().unwrap_or_default(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
 }
 
 impl Node {
@@ -246,6 +264,7 @@ mod tests {
         assert_eq!(docs[0].at(&["b"]).unwrap().seq()[0].as_str(), Some("x"));
         assert_eq!(docs[1].get("kind").unwrap().line, 6);
         assert_eq!(docs[1].get("expr").unwrap().as_str(), Some("up == 0\n"));
+        assert_eq!(docs[0].to_json()["a"], 1);
     }
 
     #[test]
