@@ -30,6 +30,10 @@ pub fn initial_object(scenario: &Scenario, resource: &Resource) -> Value {
         // chart and chartRef are mutually exclusive.
         spec.as_object_mut().expect("spec is an object").remove("chart");
     }
+    if kind.kind == "Provider" && resource.spec.get("address").is_some() {
+        // A Provider given its address needs no Secret holding one.
+        spec.as_object_mut().expect("spec is an object").remove("secretRef");
+    }
     merge(&mut spec, &resource.spec);
     if resource.suspend {
         spec["suspend"] = json!(true);
