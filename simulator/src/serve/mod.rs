@@ -116,8 +116,62 @@ fn label_crds(store: &apiserver::Store, types: &[ResourceType], version: FluxVer
     Ok(())
 }
 
-/// Runs until Ctrl-C or SIGTERM.
-pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
+/// Everything `flux-sim serve` runs, started; [`Serving::stop`] ends it all. Drills and tests use
+/// this in-process.
+pub struct Serving {
+    pub scenario: Arc<Scenario>,
+    pub client: Client,
+    pub api_url: String,
+    pub kubeconfig: PathBuf,
+    pub metrics: crate::telemetry::Endpoints,
+    pub clock: Clock,
+    /// The notification-controller emulation's address, with `--notify`.
+    pub notification_controller: Option<String>,
+    /// Where events are posted (redacted for display), if anywhere.
+    pub event_address: Option<String>,
+    nc: Option<notify::Running>,
+    metrics_running: crate::telemetry::Running,
+    tasks: tokio::task::JoinSet<()>,
+    api: Option<apiserver::Running>,
+    _kubeconfig_dir: Option<tempfile::TempDir>,
+}
+
+impl Serving {
+    /// The JSON `--endpoints-out` writes: every address.
+    pub fn endpoints(&self) -> Value {
+        json!({
+            "api": self.api_url,
+            "kubeconfig": self.kubeconfig,
+            "scenario": self.scenario.name,
+            "fluxVersion": self.scenario.flux_version.to_string(),
+            "metrics": self.metrics,
+            "prometheusScrapeConfigs": self.metrics.scrape_configs(Duration::from_secs(1)),
+            "notificationController": self.notification_controller,
+            "eventAddress": self.event_address.as_deref().map(notify::redact_url),
+        })
+    }
+
+    /// The notification-controller emulation, with `--notify` (its deliveries, its events).
+    pub fn notifications(&self) -> Option<&notify::NotificationController> {
+        self.nc.as_ref().map(|r| &r.controller)
+    }
+
+    /// Stops controllers, listeners and the embedded API.
+    pub async fn stop(mut self) {
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+        self.metrics_running.shutdown().await;
+        if let Some(nc) = self.nc.take() {
+            nc.shutdown().await;
+        }
+        if let Some(api) = self.api.take() {
+            api.shutdown().await;
+        }
+    }
+}
+
+/// Starts everything `serve` runs and returns once it all listens.
+pub async fn start(opts: ServeOptions) -> anyhow::Result<Serving> {
     let scenario = Arc::new(opts.scenario);
     let clock = Clock::new(opts.start_at, opts.time_scale);
     let mut keep_dir = None;
@@ -198,57 +252,58 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
 
     let telemetry = Telemetry::new(scenario.flux_version);
     let observer = events::fan_out(vec![telemetry.observer(), events::observer(client.clone(), sender)]);
-    let mut tasks =
+    let tasks =
         controllers::start(client.clone(), controllers::Options { scenario: scenario.clone(), clock, observer: Some(observer) })
             .await;
     let metrics = telemetry
         .serve_scenario(&client, scenario.clone(), clock, std::net::Ipv4Addr::LOCALHOST.into())
         .await
         .context("starting the metrics listeners")?;
+    Ok(Serving {
+        scenario,
+        client,
+        api_url,
+        kubeconfig: kubeconfig_path,
+        metrics: metrics.endpoints.clone(),
+        clock,
+        notification_controller: nc.as_ref().map(|r| r.url.clone()),
+        event_address,
+        nc,
+        metrics_running: metrics,
+        tasks,
+        api: running,
+        _kubeconfig_dir: keep_dir,
+    })
+}
 
+/// Runs until Ctrl-C or SIGTERM.
+pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
+    let (time_scale, start_at, endpoints_out) = (opts.time_scale, opts.start_at, opts.endpoints_out.clone());
+    let serving = start(opts).await?;
+    let scenario = &serving.scenario;
     println!("flux-sim: scenario {} (Flux {}, seed {}), time scale {}x, started at scenario time {}",
-        scenario.name, scenario.flux_version, scenario.seed, opts.time_scale, model::format_go_duration(opts.start_at));
-    println!("  Kubernetes API:          {api_url}");
-    println!("  kubeconfig:              {}", kubeconfig_path.display());
-    for (controller, addr) in &metrics.endpoints.controllers {
-        println!("  metrics {controller:<26} http://{addr}/metrics");
+        scenario.name, scenario.flux_version, scenario.seed, time_scale, model::format_go_duration(start_at));
+    println!("  Kubernetes API:          {}", serving.api_url);
+    println!("  kubeconfig:              {}", serving.kubeconfig.display());
+    for (controller, addr) in &serving.metrics.controllers {
+        println!("  metrics {controller:<27} http://{addr}/metrics");
     }
-    println!("  kube-state-metrics:      http://{}/metrics", metrics.endpoints.kube_state_metrics);
-    match (&nc, &event_address) {
-        (Some(nc), _) => println!("  notification-controller: {} (events are posted here)", nc.url),
-        (None, Some(address)) => println!("  events posted to:        {}", notify::redact_url(address)),
+    println!("  kube-state-metrics:          http://{}/metrics", serving.metrics.kube_state_metrics);
+    match (&serving.notification_controller, &serving.event_address) {
+        (Some(nc), _) => println!("  notification-controller:     {nc} (events are posted here)"),
+        (None, Some(address)) => println!("  events posted to:            {}", notify::redact_url(address)),
         (None, None) => println!("  events: recorded in the API only (--notify runs the notification-controller emulation)"),
     }
-    println!("  try: kubectl --kubeconfig {} get kustomizations -A", kubeconfig_path.display());
-    if let Some(path) = &opts.endpoints_out {
-        let endpoints = json!({
-            "api": api_url,
-            "kubeconfig": kubeconfig_path,
-            "scenario": scenario.name,
-            "fluxVersion": scenario.flux_version.to_string(),
-            "metrics": metrics.endpoints,
-            "prometheusScrapeConfigs": metrics.endpoints.scrape_configs(Duration::from_secs(1)),
-            "notificationController": nc.as_ref().map(|r| r.url.clone()),
-            "eventAddress": event_address.as_deref().map(notify::redact_url),
-        });
+    println!("  try: kubectl --kubeconfig {} get kustomizations -A", serving.kubeconfig.display());
+    if let Some(path) = &endpoints_out {
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(&endpoints)?)
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&serving.endpoints())?)
             .and_then(|()| std::fs::rename(&tmp, path))
             .with_context(|| format!("writing endpoints file {}", path.display()))?;
     }
-
     wait_for_shutdown().await;
     eprintln!("flux-sim: stopping");
-    tasks.abort_all();
-    while tasks.join_next().await.is_some() {}
-    metrics.shutdown().await;
-    if let Some(nc) = nc {
-        nc.shutdown().await;
-    }
-    if let Some(running) = running {
-        running.shutdown().await;
-    }
-    drop(keep_dir);
+    serving.stop().await;
     Ok(())
 }
 
