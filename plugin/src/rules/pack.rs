@@ -112,11 +112,17 @@ pub static PACK: &[PackAlert] = &[
         group: GROUP_OBJECTS,
         // No reconcile recorded for 90m: longer than the hourly intervals infrastructure layers
         // use (plus jitter), so only an object its controller ignores qualifies; suspended
-        // objects excepted. A downed controller serves no series at all, so this stays silent
-        // and FluxControllerDown speaks instead. Intervals over 1h need a longer window.
+        // objects excepted. The series must have existed 90m ago (no verdict on new objects or
+        // right after start-up) and still exist now: a downed controller serves none, so this
+        // stays silent and FluxControllerDown speaks instead. Intervals over 1h need a longer
+        // window.
         expr: r#"(
   sum by (kind, exported_namespace, name) (increase(gotk_reconcile_duration_seconds_count[90m])) == 0
 )
+and on (kind, exported_namespace, name)
+  sum by (kind, exported_namespace, name) (gotk_reconcile_duration_seconds_count offset 90m)
+and on (kind, exported_namespace, name)
+  sum by (kind, exported_namespace, name) (gotk_reconcile_duration_seconds_count)
 unless on (kind, exported_namespace, name)
   label_replace(gotk_resource_info{suspended="true"}, "kind", "$1", "customresource_kind", "(.+)")"#,
         for_: "15m",
