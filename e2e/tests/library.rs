@@ -1,0 +1,115 @@
+//! The scenario library proves the recommended rule pack: `kubectl flux-monitor test` over every
+//! scenario of scenarios/library with the pack of `kubectl flux-monitor rules` and the library's
+//! Alertmanager config passes every expectation, on the newest Flux and on Flux 2.4; every alert
+//! of the pack is expected to fire somewhere, and the healthy baseline forbids every one of them.
+
+use std::process::Command;
+
+use e2e::{bin, workspace};
+
+fn have(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+}
+
+fn pack(version: &str, dir: &std::path::Path) -> std::path::PathBuf {
+    let out = Command::new(bin("kubectl-flux_monitor"))
+        .args(["rules", "--flux-version", version])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = dir.join(format!("flux-{version}.rules.yaml"));
+    std::fs::write(&file, &out.stdout).unwrap();
+    file
+}
+
+fn alert_names(pack: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(pack)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- alert: ").map(str::to_string))
+        .collect()
+}
+
+fn run_library(version: &str) {
+    if !have("promtool") || !have("amtool") {
+        eprintln!("skipped: promtool/amtool not installed (make setup)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rules = pack(version, dir.path());
+    let junit = dir.path().join("library.xml");
+    let library = workspace().join("scenarios/library");
+    let started = std::time::Instant::now();
+    let out = Command::new(bin("kubectl-flux_monitor"))
+        .arg("test")
+        .arg("--scenarios")
+        .arg(&library)
+        .arg("--rules")
+        .arg(&rules)
+        .arg("--alertmanager-config")
+        .arg(library.join("alertmanager.yaml"))
+        .args(["--flux-version", version])
+        .arg("--junit")
+        .arg(&junit)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!(
+        "{stdout}(library on Flux {version} in {:.1}s)",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+    assert!(stdout.contains(&format!("(Flux {version},")), "{stdout}");
+
+    // Every alert of the pack fires in its scenario and is forbidden in the healthy baseline.
+    let baseline = stdout
+        .split("scenario ")
+        .find(|s| s.starts_with("healthy-baseline"))
+        .expect("healthy-baseline ran");
+    for alert in alert_names(&rules) {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with(&format!("PASS {alert}{{"))
+                    && l.contains("fired at")),
+            "no scenario proves {alert} fires:\n{stdout}"
+        );
+        assert!(
+            baseline.contains(&format!("PASS not {alert}: never fired")),
+            "baseline does not forbid {alert}"
+        );
+    }
+
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let root = doc.root_element();
+    assert_eq!(root.attribute("failures"), Some("0"), "{xml}");
+    assert!(
+        root.children()
+            .filter(|n| n.has_tag_name("testsuite"))
+            .count()
+            >= 12
+    );
+}
+
+#[test]
+fn library_proves_the_pack_on_the_newest_flux() {
+    run_library("2.7");
+}
+
+#[test]
+fn library_proves_the_pack_on_flux_2_4() {
+    run_library("2.4");
+}
