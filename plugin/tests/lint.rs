@@ -340,3 +340,27 @@ fn flux_alerts_and_providers_from_the_cluster_when_no_manifests() {
     let loc = findings.iter().find(|f| f["rule"] == "FM030").unwrap();
     assert_eq!(loc["file"], "sim:Alert/flux-system/on-call");
 }
+
+#[test]
+fn the_projects_own_rule_pack_lints_clean_for_2_4_and_the_newest_flux() {
+    let am = workspace().join("scenarios/library/alertmanager.yaml");
+    let tmp = tempfile::tempdir().unwrap();
+    for v in ["2.4", "2.7"] {
+        let o = plugin(&["rules", "--flux-version", v]).output().unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "rules --flux-version {v}: {}",
+            stderr(&o)
+        );
+        let file = tmp.path().join(format!("rules-{v}.yaml"));
+        std::fs::write(&file, &o.stdout).unwrap();
+        let mut args = vec![file.to_str().unwrap(), "--flux-version", v];
+        if am.exists() {
+            args.extend(["--alertmanager-config", am.to_str().unwrap()]);
+        }
+        let (code, findings) = lint_json(&args);
+        assert!(findings.is_empty(), "Flux {v}: {findings:#?}");
+        assert_eq!(code, 0);
+    }
+}

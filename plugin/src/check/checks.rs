@@ -39,7 +39,11 @@ pub struct CheckResult {
 
 impl CheckResult {
     pub fn new(id: CheckId) -> Self {
-        CheckResult { id, cases: Vec::new(), error: None }
+        CheckResult {
+            id,
+            cases: Vec::new(),
+            error: None,
+        }
     }
 
     pub fn outcome(&self) -> Outcome {
@@ -53,7 +57,11 @@ impl CheckResult {
     }
 
     fn case(&mut self, subject: String, passed: bool, message: String) {
-        self.cases.push(Case { subject, passed, message });
+        self.cases.push(Case {
+            subject,
+            passed,
+            message,
+        });
     }
 }
 
@@ -84,7 +92,10 @@ pub struct World<'a> {
 
 impl World<'_> {
     fn find(&self, r: &ObjectRef) -> Option<&Value> {
-        self.objects.iter().find(|o| FluxObject::new(o).object_ref() == *r).or_else(|| self.upstream.get(r))
+        self.objects
+            .iter()
+            .find(|o| FluxObject::new(o).object_ref() == *r)
+            .or_else(|| self.upstream.get(r))
     }
 }
 
@@ -94,7 +105,9 @@ pub fn object_checks(world: &World, config: &Config) -> Vec<CheckResult> {
     for id in CheckId::ALL.into_iter().filter(|c| c.per_object()) {
         let mut result = CheckResult::new(id);
         for obj in world.objects {
-            let Some(settings) = config.for_object(id, obj) else { continue };
+            let Some(settings) = config.for_object(id, obj) else {
+                continue;
+            };
             let o = FluxObject::new(obj);
             let subject = o.object_ref().to_string();
             let verdict = match id {
@@ -122,12 +135,34 @@ fn not_ready(o: &FluxObject, after: Duration, now: Timestamp) -> Verdict2 {
     match o.ready() {
         Some(c) if c.is_true() => (true, "Ready".into()),
         ready => {
-            let since = ready.as_ref().and_then(|c| c.last_transition_time).or_else(|| o.creation_timestamp());
-            let (reason, message) = ready.map_or(("NoReadyCondition".to_string(), "waiting to be reconciled".to_string()), |c| (c.reason, c.message));
+            let since = ready
+                .as_ref()
+                .and_then(|c| c.last_transition_time)
+                .or_else(|| o.creation_timestamp());
+            let (reason, message) = ready.map_or(
+                (
+                    "NoReadyCondition".to_string(),
+                    "waiting to be reconciled".to_string(),
+                ),
+                |c| (c.reason, c.message),
+            );
             match age(now, since) {
-                Some(a) if a > after => (false, format!("not Ready for {} ({reason}): {message}", human(a))),
-                Some(a) => (true, format!("not Ready for {}, within {} ({reason})", human(a), human(after))),
-                None => (false, format!("not Ready since an unknown time ({reason}): {message}")),
+                Some(a) if a > after => (
+                    false,
+                    format!("not Ready for {} ({reason}): {message}", human(a)),
+                ),
+                Some(a) => (
+                    true,
+                    format!(
+                        "not Ready for {}, within {} ({reason})",
+                        human(a),
+                        human(after)
+                    ),
+                ),
+                None => (
+                    false,
+                    format!("not Ready since an unknown time ({reason}): {message}"),
+                ),
             }
         }
     }
@@ -137,8 +172,19 @@ fn stalled(o: &FluxObject, after: Duration, now: Timestamp) -> Verdict2 {
     match o.condition("Stalled").filter(|c| c.is_true()) {
         None => (true, "not Stalled".into()),
         Some(c) => match age(now, c.last_transition_time) {
-            Some(a) if a < after => (true, format!("Stalled for {}, within {}", human(a), human(after))),
-            a => (false, format!("Stalled{} ({}): {}", a.map(|a| format!(" for {}", human(a))).unwrap_or_default(), c.reason, c.message)),
+            Some(a) if a < after => (
+                true,
+                format!("Stalled for {}, within {}", human(a), human(after)),
+            ),
+            a => (
+                false,
+                format!(
+                    "Stalled{} ({}): {}",
+                    a.map(|a| format!(" for {}", human(a))).unwrap_or_default(),
+                    c.reason,
+                    c.message
+                ),
+            ),
         },
     }
 }
@@ -148,9 +194,18 @@ fn suspended(o: &FluxObject, obj: &Value, after: Duration, now: Timestamp) -> Ve
         return (true, "not suspended".into());
     }
     match age(now, model::managed_fields::suspended_at(obj)) {
-        Some(a) if a > after => (false, format!("suspended for {} (longer than {})", human(a), human(after))),
-        Some(a) => (true, format!("suspended for {}, within {}", human(a), human(after))),
-        None => (false, "suspended since an unknown time (no managedFields entry for spec.suspend)".into()),
+        Some(a) if a > after => (
+            false,
+            format!("suspended for {} (longer than {})", human(a), human(after)),
+        ),
+        Some(a) => (
+            true,
+            format!("suspended for {}, within {}", human(a), human(after)),
+        ),
+        None => (
+            false,
+            "suspended since an unknown time (no managedFields entry for spec.suspend)".into(),
+        ),
     }
 }
 
@@ -167,7 +222,9 @@ fn stale(o: &FluxObject, obj: &Value, factor: f64, now: Timestamp) -> Verdict2 {
     };
     let j = model::judge(o, &input);
     if j.verdict == Verdict::Stale {
-        let since = age(now, j.since).map(|a| format!(" for {}", human(a))).unwrap_or_default();
+        let since = age(now, j.since)
+            .map(|a| format!(" for {}", human(a)))
+            .unwrap_or_default();
         (false, format!("stale{since} ({}): {}", j.reason, j.message))
     } else {
         (true, format!("not stale ({})", j.verdict))
@@ -179,8 +236,17 @@ fn drift(o: &FluxObject, world: &World, after: Duration) -> Verdict2 {
     if o.suspended() {
         return (true, "suspended: judged by the suspended check".into());
     }
-    let role = if o.kind() == "HelmRelease" { RefRole::Chart } else { RefRole::Source };
-    let Some(source_ref) = o.references().into_iter().find(|r| r.role == role).map(|r| r.target) else {
+    let role = if o.kind() == "HelmRelease" {
+        RefRole::Chart
+    } else {
+        RefRole::Source
+    };
+    let Some(source_ref) = o
+        .references()
+        .into_iter()
+        .find(|r| r.role == role)
+        .map(|r| r.target)
+    else {
         return (true, "no source reference".into());
     };
     let Some(source) = world.find(&source_ref) else {
@@ -188,25 +254,42 @@ fn drift(o: &FluxObject, world: &World, after: Duration) -> Verdict2 {
     };
     let s = FluxObject::new(source);
     let Some(artifact) = s.revision() else {
-        return (true, format!("source {source_ref} has no artifact yet (the not-ready check covers it)"));
+        return (
+            true,
+            format!("source {source_ref} has no artifact yet (the not-ready check covers it)"),
+        );
     };
     let Some(applied) = o.revision() else {
-        return (true, "nothing applied yet (the not-ready check covers it)".into());
+        return (
+            true,
+            "nothing applied yet (the not-ready check covers it)".into(),
+        );
     };
-    let applied = Some(applied);
-    let same = applied.is_some_and(|a| a == artifact || (o.kind() == "HelmRelease" && artifact.starts_with(&format!("{a}+"))));
+    let same = applied == artifact
+        || (o.kind() == "HelmRelease" && artifact.starts_with(&format!("{applied}+")));
     if same {
         return (true, format!("applied {artifact}"));
     }
-    let since: Option<Timestamp> = source.pointer("/status/artifact/lastUpdateTime").and_then(Value::as_str).and_then(|t| t.parse().ok());
-    let applied_text = applied.unwrap_or_default();
+    let since: Option<Timestamp> = source
+        .pointer("/status/artifact/lastUpdateTime")
+        .and_then(Value::as_str)
+        .and_then(|t| t.parse().ok());
+    let applied_text = applied;
     match age(world.now, since) {
-        Some(a) if a <= after => (true, format!("applied {applied_text}; {source_ref} has {artifact} since {} (within {})", human(a), human(after))),
+        Some(a) if a <= after => (
+            true,
+            format!(
+                "applied {applied_text}; {source_ref} has {artifact} since {} (within {})",
+                human(a),
+                human(after)
+            ),
+        ),
         a => (
             false,
             format!(
                 "applied {applied_text}, behind {source_ref} at {artifact}{}",
-                a.map(|a| format!(" for {}", human(a))).unwrap_or_else(|| " (since an unknown time)".into())
+                a.map(|a| format!(" for {}", human(a)))
+                    .unwrap_or_else(|| " (since an unknown time)".into())
             ),
         ),
     }
@@ -221,23 +304,43 @@ fn coverage(obj: &Value, world: &World) -> Verdict2 {
             continue;
         }
         let a = FluxObject::new(alert);
-        let name = alert.pointer("/spec/providerRef/name").and_then(Value::as_str).unwrap_or("");
+        let name = alert
+            .pointer("/spec/providerRef/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let provider = world.providers.iter().find(|p| {
             let p = FluxObject::new(p);
             p.name() == name && p.namespace() == a.namespace()
         });
         match provider {
             Some(p) if !FluxObject::new(p).suspended() => {
-                return (true, format!("Alert {}/{} -> Provider {name}", a.namespace(), a.name()));
+                return (
+                    true,
+                    format!("Alert {}/{} -> Provider {name}", a.namespace(), a.name()),
+                );
             }
-            Some(_) => reasons.push(format!("Alert {}/{} uses suspended Provider {name}", a.namespace(), a.name())),
-            None => reasons.push(format!("Alert {}/{} names missing Provider {name}", a.namespace(), a.name())),
+            Some(_) => reasons.push(format!(
+                "Alert {}/{} uses suspended Provider {name}",
+                a.namespace(),
+                a.name()
+            )),
+            None => reasons.push(format!(
+                "Alert {}/{} names missing Provider {name}",
+                a.namespace(),
+                a.name()
+            )),
         }
     }
     if reasons.is_empty() {
-        (false, "no Alert delivers its error events (none matches it, or they are suspended)".into())
+        (
+            false,
+            "no Alert delivers its error events (none matches it, or they are suspended)".into(),
+        )
     } else {
-        (false, format!("no Alert delivers its error events: {}", reasons.join("; ")))
+        (
+            false,
+            format!("no Alert delivers its error events: {}", reasons.join("; ")),
+        )
     }
 }
 
@@ -245,10 +348,19 @@ fn coverage(obj: &Value, world: &World) -> Verdict2 {
 pub fn controllers(deployments: &[Value], namespace: &str) -> CheckResult {
     let mut r = CheckResult::new(CheckId::Controllers);
     if deployments.is_empty() {
-        r.case(format!("Deployment/{namespace}/*"), false, format!("no Deployment labelled app.kubernetes.io/part-of=flux in namespace {namespace}"));
+        r.case(
+            format!("Deployment/{namespace}/*"),
+            false,
+            format!(
+                "no Deployment labelled app.kubernetes.io/part-of=flux in namespace {namespace}"
+            ),
+        );
     }
     for d in deployments {
-        let name = d.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        let name = d
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let subject = format!("Deployment/{namespace}/{name}");
         match install::deployment_problem(d) {
             None => r.case(subject, true, "Available".into()),
@@ -262,11 +374,18 @@ pub fn controllers(deployments: &[Value], namespace: &str) -> CheckResult {
 pub fn crd_versions(crds: &[Value], release: FluxVersion) -> CheckResult {
     let mut r = CheckResult::new(CheckId::CrdVersions);
     for crd in crds {
-        let name = crd.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        let name = crd
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let problems = install::crd_problems(crd, release);
         let subject = format!("CustomResourceDefinition/{name}");
         if problems.is_empty() {
-            r.case(subject, true, format!("stores the version Flux {release} prefers"));
+            r.case(
+                subject,
+                true,
+                format!("stores the version Flux {release} prefers"),
+            );
         } else {
             r.case(subject, false, problems.join("; "));
         }

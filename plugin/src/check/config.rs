@@ -77,14 +77,20 @@ impl CheckId {
             CheckId::Suspended => true,
             CheckId::RevisionDrift => matches!(info.kind, "Kustomization" | "HelmRelease"),
             CheckId::NotificationCoverage => {
-                matches!(info.kind, "Kustomization" | "HelmRelease") || (info.is_source && info.kind != "HelmChart")
+                matches!(info.kind, "Kustomization" | "HelmRelease")
+                    || (info.is_source && info.kind != "HelmChart")
             }
             CheckId::Controllers | CheckId::CrdVersions => false,
         }
     }
 
     fn default_params(self) -> Settings {
-        let mut s = Settings { enabled: true, after: Duration::ZERO, factor: 3.0, namespace: "flux-system".into() };
+        let mut s = Settings {
+            enabled: true,
+            after: Duration::ZERO,
+            factor: 3.0,
+            namespace: "flux-system".into(),
+        };
         s.after = match self {
             CheckId::NotReady => Duration::from_secs(600),
             CheckId::Suspended => Duration::from_secs(1800),
@@ -142,10 +148,14 @@ impl Scope {
     pub fn matches(&self, obj: &Value) -> bool {
         let o = model::FluxObject::new(obj);
         self.kinds.as_ref().is_none_or(|ks| ks.contains(&o.kind()))
-            && self.namespaces.as_ref().is_none_or(|ns| ns.iter().any(|n| n == o.namespace()))
+            && self
+                .namespaces
+                .as_ref()
+                .is_none_or(|ns| ns.iter().any(|n| n == o.namespace()))
             && self.selector.as_ref().is_none_or(|reqs| {
                 let labels = o.labels();
-                reqs.iter().all(|r| r.matches(|k| labels.and_then(|l| l.get(k)).and_then(Value::as_str)))
+                reqs.iter()
+                    .all(|r| r.matches(|k| labels.and_then(|l| l.get(k)).and_then(Value::as_str)))
             })
     }
 }
@@ -191,8 +201,16 @@ pub fn parse_selector(s: &str) -> Result<Vec<Requirement>, String> {
     }
     parts.push(cur);
     let set = |v: &str| -> Result<Vec<String>, String> {
-        let inner = v.trim().strip_prefix('(').and_then(|v| v.strip_suffix(')')).ok_or_else(|| format!("expected (values) in {s:?}"))?;
-        Ok(inner.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect())
+        let inner = v
+            .trim()
+            .strip_prefix('(')
+            .and_then(|v| v.strip_suffix(')'))
+            .ok_or_else(|| format!("expected (values) in {s:?}"))?;
+        Ok(inner
+            .split(',')
+            .map(|x| x.trim().to_string())
+            .filter(|x| !x.is_empty())
+            .collect())
     };
     let mut out = Vec::new();
     for p in parts.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
@@ -210,7 +228,12 @@ pub fn parse_selector(s: &str) -> Result<Vec<Requirement>, String> {
             Requirement::Exists(p.into())
         };
         let key = match &req {
-            Requirement::Eq(k, _) | Requirement::Ne(k, _) | Requirement::Exists(k) | Requirement::NotExists(k) | Requirement::In(k, _) | Requirement::NotIn(k, _) => k,
+            Requirement::Eq(k, _)
+            | Requirement::Ne(k, _)
+            | Requirement::Exists(k)
+            | Requirement::NotExists(k)
+            | Requirement::In(k, _)
+            | Requirement::NotIn(k, _) => k,
         };
         if key.is_empty() || key.contains(char::is_whitespace) {
             return Err(format!("invalid label selector {s:?}"));
@@ -268,7 +291,11 @@ pub fn load(path: &Path) -> Result<Config, String> {
         return Ok(Config::default());
     };
     let err = |n: &Node, msg: String| format!("{file}:{}: {msg}", n.line);
-    only_keys(doc, &["apiVersion", "kind", "scope", "checks", "overrides"], &err)?;
+    only_keys(
+        doc,
+        &["apiVersion", "kind", "scope", "checks", "overrides"],
+        &err,
+    )?;
     let mut config = Config::default();
     if let Some(s) = doc.get("scope") {
         config.scope = read_scope(s, &err)?;
@@ -278,8 +305,16 @@ pub fn load(path: &Path) -> Result<Config, String> {
     }
     for o in doc.get("overrides").map(Node::seq).unwrap_or_default() {
         only_keys(o, &["scope", "checks"], &err)?;
-        let scope = o.get("scope").map(|s| read_scope(s, &err)).transpose()?.unwrap_or_default();
-        let checks = o.get("checks").map(|c| read_checks(c, &err)).transpose()?.unwrap_or_default();
+        let scope = o
+            .get("scope")
+            .map(|s| read_scope(s, &err))
+            .transpose()?
+            .unwrap_or_default();
+        let checks = o
+            .get("checks")
+            .map(|c| read_checks(c, &err))
+            .transpose()?
+            .unwrap_or_default();
         config.overrides.push((scope, checks));
     }
     Ok(config)
@@ -294,7 +329,13 @@ fn only_keys(n: &Node, allowed: &[&str], err: &ErrAt) -> Result<(), String> {
     for (k, _) in n.entries() {
         let key = k.scalar_text().unwrap_or_default();
         if !allowed.contains(&key.as_str()) {
-            return Err(err(k, format!("unknown field {key:?} (expected one of {})", allowed.join(", "))));
+            return Err(err(
+                k,
+                format!(
+                    "unknown field {key:?} (expected one of {})",
+                    allowed.join(", ")
+                ),
+            ));
         }
     }
     Ok(())
@@ -302,8 +343,18 @@ fn only_keys(n: &Node, allowed: &[&str], err: &ErrAt) -> Result<(), String> {
 
 fn strings(n: &Node, err: &ErrAt) -> Result<Vec<(String, u64)>, String> {
     match &n.value {
-        yaml::Val::Seq(items) => items.iter().map(|i| i.scalar_text().map(|s| (s, i.line)).ok_or_else(|| err(i, "expected a string".into()))).collect(),
-        _ => n.scalar_text().map(|s| vec![(s, n.line)]).ok_or_else(|| err(n, "expected a list of strings".into())),
+        yaml::Val::Seq(items) => items
+            .iter()
+            .map(|i| {
+                i.scalar_text()
+                    .map(|s| (s, i.line))
+                    .ok_or_else(|| err(i, "expected a string".into()))
+            })
+            .collect(),
+        _ => n
+            .scalar_text()
+            .map(|s| vec![(s, n.line)])
+            .ok_or_else(|| err(n, "expected a list of strings".into())),
     }
 }
 
@@ -313,7 +364,12 @@ fn read_scope(n: &Node, err: &ErrAt) -> Result<Scope, String> {
     if let Some(k) = n.get("kinds") {
         let mut kinds = Vec::new();
         for (name, line) in strings(k, err)? {
-            let info = model::kinds::lookup(&name).ok_or_else(|| format!("{}", err(&Node { line, value: yaml::Val::Null }, format!("unknown kind {name:?}"))))?;
+            let at = Node {
+                line,
+                value: yaml::Val::Null,
+            };
+            let info = model::kinds::lookup(&name)
+                .ok_or_else(|| err(&at, format!("unknown kind {name:?}")))?;
             kinds.push(info.kind);
         }
         scope.kinds = Some(kinds);
@@ -322,7 +378,9 @@ fn read_scope(n: &Node, err: &ErrAt) -> Result<Scope, String> {
         scope.namespaces = Some(strings(ns, err)?.into_iter().map(|(s, _)| s).collect());
     }
     if let Some(sel) = n.get("selector") {
-        let text = sel.scalar_text().ok_or_else(|| err(sel, "expected a label selector string".into()))?;
+        let text = sel
+            .scalar_text()
+            .ok_or_else(|| err(sel, "expected a label selector string".into()))?;
         scope.selector = Some(parse_selector(&text).map_err(|e| err(sel, e))?);
     }
     Ok(scope)
@@ -336,27 +394,47 @@ fn read_checks(n: &Node, err: &ErrAt) -> Result<BTreeMap<CheckId, Params>, Strin
     for (k, v) in n.entries() {
         let name = k.scalar_text().unwrap_or_default();
         let id = CheckId::from_id(&name).ok_or_else(|| {
-            err(k, format!("unknown check {name:?} (known: {})", CheckId::ALL.map(CheckId::id).join(", ")))
+            err(
+                k,
+                format!(
+                    "unknown check {name:?} (known: {})",
+                    CheckId::ALL.map(CheckId::id).join(", ")
+                ),
+            )
         })?;
         let mut p = Params::default();
         if matches!(v.value, yaml::Val::Null) {
             out.insert(id, p);
             continue;
         }
-        only_keys(v, &["enabled", "after", "factor", "namespace", "scope"], err)?;
+        only_keys(
+            v,
+            &["enabled", "after", "factor", "namespace", "scope"],
+            err,
+        )?;
         if let Some(e) = v.get("enabled") {
-            p.enabled = Some(e.as_bool().ok_or_else(|| err(e, "enabled: expected true or false".into()))?);
+            p.enabled = Some(
+                e.as_bool()
+                    .ok_or_else(|| err(e, "enabled: expected true or false".into()))?,
+            );
         }
         if let Some(a) = v.get("after") {
             let text = a.scalar_text().unwrap_or_default();
-            p.after = Some(model::parse_go_duration(&text).map_err(|e| err(a, format!("after: {e}")))?);
+            p.after =
+                Some(model::parse_go_duration(&text).map_err(|e| err(a, format!("after: {e}")))?);
         }
         if let Some(f) = v.get("factor") {
-            let x = f.scalar_text().and_then(|t| t.parse::<f64>().ok()).filter(|x| *x > 0.0);
+            let x = f
+                .scalar_text()
+                .and_then(|t| t.parse::<f64>().ok())
+                .filter(|x| *x > 0.0);
             p.factor = Some(x.ok_or_else(|| err(f, "factor: expected a positive number".into()))?);
         }
         if let Some(ns) = v.get("namespace") {
-            p.namespace = Some(ns.scalar_text().ok_or_else(|| err(ns, "namespace: expected a string".into()))?);
+            p.namespace = Some(
+                ns.scalar_text()
+                    .ok_or_else(|| err(ns, "namespace: expected a string".into()))?,
+            );
         }
         if let Some(s) = v.get("scope") {
             p.scope = read_scope(s, err)?;
@@ -375,7 +453,10 @@ mod tests {
     fn selectors_as_kubernetes_reads_them() {
         let reqs = parse_selector("team=a, tier in (web,db),!legacy,env!=prod").unwrap();
         let obj = |labels: Value| json!({"kind": "Kustomization", "metadata": {"name": "x", "namespace": "n", "labels": labels}});
-        let scope = Scope { selector: Some(reqs), ..Default::default() };
+        let scope = Scope {
+            selector: Some(reqs),
+            ..Default::default()
+        };
         assert!(scope.matches(&obj(json!({"team": "a", "tier": "web"}))));
         assert!(!scope.matches(&obj(json!({"team": "a", "tier": "web", "legacy": "1"}))));
         assert!(!scope.matches(&obj(json!({"team": "a", "tier": "cache"}))));

@@ -13,8 +13,15 @@ use crate::discovery::Discovered;
 const FLUX_LABEL: &str = "app.kubernetes.io%2Fpart-of%3Dflux";
 
 async fn get_json(cluster: &Cluster, what: &str, path: &str) -> Result<Value, CallError> {
-    let req = http::Request::get(path).body(Vec::new()).map_err(|e| CallError::Api { code: 0, message: e.to_string() })?;
-    cluster.call(what, cluster.client.request::<Value>(req)).await
+    let req = http::Request::get(path)
+        .body(Vec::new())
+        .map_err(|e| CallError::Api {
+            code: 0,
+            message: e.to_string(),
+        })?;
+    cluster
+        .call(what, cluster.client.request::<Value>(req))
+        .await
 }
 
 fn items(list: Value) -> Vec<Value> {
@@ -30,7 +37,14 @@ fn items(list: Value) -> Vec<Value> {
 /// The Flux CRDs: those labelled `app.kubernetes.io/part-of=flux`, else every CRD of a Flux group.
 pub async fn flux_crds(cluster: &Cluster) -> Result<Vec<Value>, CallError> {
     let base = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
-    let labelled = items(get_json(cluster, "list CRDs", &format!("{base}?labelSelector={FLUX_LABEL}")).await?);
+    let labelled = items(
+        get_json(
+            cluster,
+            "list CRDs",
+            &format!("{base}?labelSelector={FLUX_LABEL}"),
+        )
+        .await?,
+    );
     if !labelled.is_empty() {
         return Ok(labelled);
     }
@@ -38,7 +52,10 @@ pub async fn flux_crds(cluster: &Cluster) -> Result<Vec<Value>, CallError> {
     Ok(all
         .into_iter()
         .filter(|c| {
-            let group = c.pointer("/spec/group").and_then(Value::as_str).unwrap_or("");
+            let group = c
+                .pointer("/spec/group")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             KINDS.iter().any(|k| k.group == group)
         })
         .collect())
@@ -61,7 +78,8 @@ pub async fn detect_version(cluster: &Cluster, discovered: &Discovered) -> Optio
 
 /// Deployments labelled `app.kubernetes.io/part-of=flux` in `namespace`.
 pub async fn flux_deployments(cluster: &Cluster, namespace: &str) -> Result<Vec<Value>, CallError> {
-    let path = format!("/apis/apps/v1/namespaces/{namespace}/deployments?labelSelector={FLUX_LABEL}");
+    let path =
+        format!("/apis/apps/v1/namespaces/{namespace}/deployments?labelSelector={FLUX_LABEL}");
     Ok(items(get_json(cluster, "list Deployments", &path).await?))
 }
 
@@ -71,8 +89,14 @@ pub fn deployment_problem(d: &Value) -> Option<String> {
         .pointer("/status/conditions")
         .and_then(Value::as_array)
         .and_then(|cs| cs.iter().find(|c| c["type"] == "Available"));
-    let want = d.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
-    let have = d.pointer("/status/availableReplicas").and_then(Value::as_i64).unwrap_or(0);
+    let want = d
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let have = d
+        .pointer("/status/availableReplicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
     if want == 0 {
         return Some("scaled to 0 replicas".into());
     }
@@ -91,7 +115,10 @@ pub fn deployment_problem(d: &Value) -> Option<String> {
 /// What is wrong with one Flux CRD for `release`: a storage version that release deprecates
 /// or no longer serves, or objects still stored at such a version.
 pub fn crd_problems(crd: &Value, release: FluxVersion) -> Vec<String> {
-    let kind = crd.pointer("/spec/names/kind").and_then(Value::as_str).unwrap_or("");
+    let kind = crd
+        .pointer("/spec/names/kind")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let Some(info) = kinds::by_kind(kind).filter(|k| k.exists_in(release)) else {
         return Vec::new();
     };
@@ -105,15 +132,29 @@ pub fn crd_problems(crd: &Value, release: FluxVersion) -> Vec<String> {
         .and_then(|v| v["name"].as_str());
     if let Some(s) = storage {
         if s != preferred {
-            let state = if served.contains(&s) { "deprecated" } else { "not served" };
+            let state = if served.contains(&s) {
+                "deprecated"
+            } else {
+                "not served"
+            };
             out.push(format!(
                 "stores {s}, {state} in Flux {release} (which stores {preferred}): the CRD is older than the Flux installed; upgrade the CRDs"
             ));
         }
     }
-    for v in crd.pointer("/status/storedVersions").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+    for v in crd
+        .pointer("/status/storedVersions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
         if v != preferred && Some(v) != storage {
-            let state = if served.contains(&v) { "deprecated" } else { "no longer served" };
+            let state = if served.contains(&v) {
+                "deprecated"
+            } else {
+                "no longer served"
+            };
             out.push(format!(
                 "objects may still be stored as {v} ({state} in Flux {release}): migrate them to {preferred} (flux migrate) and drop {v} from status.storedVersions"
             ));
@@ -137,7 +178,10 @@ mod tests {
                 "status": {"storedVersions": stored}})
         };
         assert!(crd_problems(&crd("v2", json!(["v2"])), release).is_empty());
-        assert_eq!(crd_problems(&crd("v2beta2", json!(["v2beta2"])), release).len(), 1);
+        assert_eq!(
+            crd_problems(&crd("v2beta2", json!(["v2beta2"])), release).len(),
+            1
+        );
         let p = crd_problems(&crd("v2", json!(["v2beta1", "v2"])), release);
         assert!(p[0].contains("v2beta1"), "{p:?}");
     }
@@ -147,7 +191,9 @@ mod tests {
         let ok = json!({"spec": {"replicas": 1}, "status": {"availableReplicas": 1, "conditions": [{"type": "Available", "status": "True"}]}});
         assert_eq!(deployment_problem(&ok), None);
         let down = json!({"spec": {"replicas": 1}, "status": {"conditions": [{"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable", "message": "Deployment does not have minimum availability."}]}});
-        assert!(deployment_problem(&down).unwrap().contains("MinimumReplicasUnavailable"));
+        assert!(deployment_problem(&down)
+            .unwrap()
+            .contains("MinimumReplicasUnavailable"));
         assert!(deployment_problem(&json!({"spec": {"replicas": 0}})).is_some());
     }
 }

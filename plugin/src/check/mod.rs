@@ -21,17 +21,30 @@ use config::{CheckId, Config};
 use render::ClusterReport;
 
 /// Every enabled check against one cluster. Errors become "could not tell" results.
-async fn check_cluster(cluster: &Cluster, kube: &KubeArgs, args: &CheckArgs, config: &Config) -> ClusterReport {
+async fn check_cluster(
+    cluster: &Cluster,
+    kube: &KubeArgs,
+    args: &CheckArgs,
+    config: &Config,
+) -> ClusterReport {
     let scope = Scope {
         namespace: if args.all_namespaces {
             None
         } else {
-            Some(kube.namespace.clone().unwrap_or_else(|| cluster.default_namespace.clone()))
+            Some(
+                kube.namespace
+                    .clone()
+                    .unwrap_or_else(|| cluster.default_namespace.clone()),
+            )
         },
         selector: args.selector.clone(),
         kinds: None,
     };
-    let mut report = ClusterReport { context: cluster.context.clone(), flux_version: None, results: Vec::new() };
+    let mut report = ClusterReport {
+        context: cluster.context.clone(),
+        flux_version: None,
+        results: Vec::new(),
+    };
     let enabled = |id: CheckId| config.settings(id).enabled || !id.per_object();
     let snap = match collect::collect(cluster, &scope).await {
         Ok(s) => s,
@@ -39,7 +52,11 @@ async fn check_cluster(cluster: &Cluster, kube: &KubeArgs, args: &CheckArgs, con
             report.results = CheckId::ALL
                 .into_iter()
                 .filter(|id| enabled(*id))
-                .map(|id| CheckResult { id, cases: Vec::new(), error: Some(e.to_string()) })
+                .map(|id| CheckResult {
+                    id,
+                    cases: Vec::new(),
+                    error: Some(e.to_string()),
+                })
                 .collect();
             return report;
         }
@@ -51,24 +68,49 @@ async fn check_cluster(cluster: &Cluster, kube: &KubeArgs, args: &CheckArgs, con
     report.flux_version = version.map(|v| v.to_string());
     let controllers = config.settings(CheckId::Controllers);
     if controllers.enabled {
-        report.results.push(match install::flux_deployments(cluster, &controllers.namespace).await {
-            Ok(ds) => checks::controllers(&ds, &controllers.namespace),
-            Err(e) => CheckResult { id: CheckId::Controllers, cases: Vec::new(), error: Some(format!("cannot list Deployments: {e}")) },
-        });
+        report.results.push(
+            match install::flux_deployments(cluster, &controllers.namespace).await {
+                Ok(ds) => checks::controllers(&ds, &controllers.namespace),
+                Err(e) => CheckResult {
+                    id: CheckId::Controllers,
+                    cases: Vec::new(),
+                    error: Some(format!("cannot list Deployments: {e}")),
+                },
+            },
+        );
     }
     if config.settings(CheckId::CrdVersions).enabled {
         report.results.push(match (&crds, version) {
             (Ok(list), Some(v)) => checks::crd_versions(list, v),
-            (Err(e), _) => CheckResult { id: CheckId::CrdVersions, cases: Vec::new(), error: Some(format!("cannot list CRDs: {e}")) },
-            (Ok(_), None) => CheckResult { id: CheckId::CrdVersions, cases: Vec::new(), error: Some("cannot tell the Flux version".into()) },
+            (Err(e), _) => CheckResult {
+                id: CheckId::CrdVersions,
+                cases: Vec::new(),
+                error: Some(format!("cannot list CRDs: {e}")),
+            },
+            (Ok(_), None) => CheckResult {
+                id: CheckId::CrdVersions,
+                cases: Vec::new(),
+                error: Some("cannot tell the Flux version".into()),
+            },
         });
     }
 
     // Alerts and Providers of every namespace: an Alert elsewhere may cover objects in scope.
-    let (alerts, providers, notification_error) = notification_objects(cluster, &scope, &snap).await;
-    let world = World { objects: &snap.objects, upstream: &snap.upstream, alerts: &alerts, providers: &providers, now: jiff::Timestamp::now() };
+    let (alerts, providers, notification_error) =
+        notification_objects(cluster, &scope, &snap).await;
+    let world = World {
+        objects: &snap.objects,
+        upstream: &snap.upstream,
+        alerts: &alerts,
+        providers: &providers,
+        now: jiff::Timestamp::now(),
+    };
     let unreadable = (!snap.unreadable.is_empty()).then(|| {
-        let kinds: Vec<String> = snap.unreadable.iter().map(|u| format!("{} ({})", u.kind, u.error)).collect();
+        let kinds: Vec<String> = snap
+            .unreadable
+            .iter()
+            .map(|u| format!("{} ({})", u.kind, u.error))
+            .collect();
         format!("could not read {}", kinds.join(", "))
     });
     for mut r in checks::object_checks(&world, config) {
@@ -84,10 +126,23 @@ async fn check_cluster(cluster: &Cluster, kube: &KubeArgs, args: &CheckArgs, con
     report
 }
 
-async fn notification_objects(cluster: &Cluster, scope: &Scope, snap: &collect::Snapshot) -> (Vec<Value>, Vec<Value>, Option<String>) {
-    let of_kind = |objs: &[Value], kind: &str| -> Vec<Value> { objs.iter().filter(|o| FluxObject::new(o).kind() == kind).cloned().collect() };
+async fn notification_objects(
+    cluster: &Cluster,
+    scope: &Scope,
+    snap: &collect::Snapshot,
+) -> (Vec<Value>, Vec<Value>, Option<String>) {
+    let of_kind = |objs: &[Value], kind: &str| -> Vec<Value> {
+        objs.iter()
+            .filter(|o| FluxObject::new(o).kind() == kind)
+            .cloned()
+            .collect()
+    };
     if scope.namespace.is_none() && scope.selector.is_none() {
-        return (of_kind(&snap.objects, "Alert"), of_kind(&snap.objects, "Provider"), None);
+        return (
+            of_kind(&snap.objects, "Alert"),
+            of_kind(&snap.objects, "Provider"),
+            None,
+        );
     }
     let mut lists = Vec::new();
     let mut error = None;
@@ -99,7 +154,10 @@ async fn notification_objects(cluster: &Cluster, scope: &Scope, snap: &collect::
         match collect::list_kind(cluster, served, &Scope::default()).await {
             Ok(items) => lists.push(items),
             Err(e) => {
-                error = Some(format!("cannot list {} in all namespaces: {e}", served.info.plural));
+                error = Some(format!(
+                    "cannot list {} in all namespaces: {e}",
+                    served.info.plural
+                ));
                 lists.push(of_kind(&snap.objects, kind));
             }
         }
@@ -124,14 +182,24 @@ pub async fn run(kube: &KubeArgs, args: &CheckArgs) -> Result<u8, Error> {
             Err((context, e)) => reports.push(ClusterReport {
                 context,
                 flux_version: None,
-                results: CheckId::ALL.into_iter().map(|id| CheckResult { id, cases: Vec::new(), error: Some(e.to_string()) }).collect(),
+                results: CheckId::ALL
+                    .into_iter()
+                    .map(|id| CheckResult {
+                        id,
+                        cases: Vec::new(),
+                        error: Some(e.to_string()),
+                    })
+                    .collect(),
             }),
         }
     }
     // A cluster that could not be read at all: say so once, as status does.
     if single {
         if let Some(r) = reports.first() {
-            if r.results.iter().all(|c| c.cases.is_empty() && c.error.is_some()) {
+            if r.results
+                .iter()
+                .all(|c| c.cases.is_empty() && c.error.is_some())
+            {
                 if let Some(e) = r.results.first().and_then(|c| c.error.clone()) {
                     return Err(Error::Input(e));
                 }
@@ -140,16 +208,22 @@ pub async fn run(kube: &KubeArgs, args: &CheckArgs) -> Result<u8, Error> {
     }
     let text = match args.output {
         CheckFormat::Table => render::table(&reports),
-        CheckFormat::Json => serde_json::to_string_pretty(&render::json(&reports)).unwrap_or_default() + "\n",
+        CheckFormat::Json => {
+            serde_json::to_string_pretty(&render::json(&reports)).unwrap_or_default() + "\n"
+        }
         CheckFormat::Junit => render::junit(&reports),
     };
     if let Some(path) = &args.junit {
-        std::fs::write(path, render::junit(&reports)).map_err(|e| Error::Input(format!("cannot write {}: {e}", path.display())))?;
+        std::fs::write(path, render::junit(&reports))
+            .map_err(|e| Error::Input(format!("cannot write {}: {e}", path.display())))?;
     }
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()?;
-    let outcomes: Vec<Outcome> = reports.iter().flat_map(|r| r.results.iter().map(CheckResult::outcome)).collect();
+    let outcomes: Vec<Outcome> = reports
+        .iter()
+        .flat_map(|r| r.results.iter().map(CheckResult::outcome))
+        .collect();
     Ok(if outcomes.contains(&Outcome::Fail) {
         1
     } else if outcomes.contains(&Outcome::Unknown) {

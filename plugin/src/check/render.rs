@@ -36,7 +36,9 @@ fn pad(cells: &[String], widths: &[usize]) -> String {
 
 fn table_of(rows: &[Vec<String>]) -> String {
     let n = rows.first().map_or(0, Vec::len);
-    let widths: Vec<usize> = (0..n).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..n)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
     rows.iter().map(|r| pad(r, &widths)).collect()
 }
 
@@ -47,7 +49,13 @@ pub fn table(reports: &[ClusterReport]) -> String {
         if several {
             out.push_str(&format!("Context {}:\n", r.context));
         }
-        let mut rows = vec![vec!["CHECK".to_string(), "RESULT".into(), "PASSED".into(), "FAILED".into(), "NOTE".into()]];
+        let mut rows = vec![vec![
+            "CHECK".to_string(),
+            "RESULT".into(),
+            "PASSED".into(),
+            "FAILED".into(),
+            "NOTE".into(),
+        ]];
         for c in &r.results {
             let failed = c.cases.iter().filter(|k| !k.passed).count();
             rows.push(vec![
@@ -62,7 +70,11 @@ pub fn table(reports: &[ClusterReport]) -> String {
         let mut failures = vec![vec!["CHECK".to_string(), "OBJECT".into(), "MESSAGE".into()]];
         for c in &r.results {
             for k in c.cases.iter().filter(|k| !k.passed) {
-                failures.push(vec![c.id.id().to_string(), k.subject.clone(), k.message.clone()]);
+                failures.push(vec![
+                    c.id.id().to_string(),
+                    k.subject.clone(),
+                    k.message.clone(),
+                ]);
             }
         }
         if failures.len() > 1 {
@@ -70,10 +82,20 @@ pub fn table(reports: &[ClusterReport]) -> String {
             out.push_str(&table_of(&failures));
         }
         let (failed, unknown) = (
-            r.results.iter().filter(|c| c.outcome() == Outcome::Fail).count(),
-            r.results.iter().filter(|c| c.outcome() == Outcome::Unknown).count(),
+            r.results
+                .iter()
+                .filter(|c| c.outcome() == Outcome::Fail)
+                .count(),
+            r.results
+                .iter()
+                .filter(|c| c.outcome() == Outcome::Unknown)
+                .count(),
         );
-        let version = r.flux_version.as_deref().map(|v| format!(" (Flux {v})")).unwrap_or_default();
+        let version = r
+            .flux_version
+            .as_deref()
+            .map(|v| format!(" (Flux {v})"))
+            .unwrap_or_default();
         out.push_str(&format!(
             "\n{} checks{version}: {} passed, {failed} failed, {unknown} could not tell\n",
             r.results.len(),
@@ -116,7 +138,11 @@ pub fn junit(reports: &[ClusterReport]) -> String {
     let several = reports.len() > 1;
     for r in reports {
         for c in &r.results {
-            let name = if several { format!("{}/{}", r.context, c.id.id()) } else { c.id.id().to_string() };
+            let name = if several {
+                format!("{}/{}", r.context, c.id.id())
+            } else {
+                c.id.id().to_string()
+            };
             let mut suite = TestSuite::new(name);
             for k in &c.cases {
                 let status = if k.passed {

@@ -31,7 +31,13 @@ impl Matcher {
         let value = match alert.fixed.get(&self.name) {
             Some(v) => v,
             // A label the query cannot produce is missing: Alertmanager sees "".
-            None if alert.from_query.as_ref().is_some_and(|q| !q.contains(&self.name)) => &empty,
+            None if alert
+                .from_query
+                .as_ref()
+                .is_some_and(|q| !q.contains(&self.name)) =>
+            {
+                &empty
+            }
             None => return None,
         };
         Some(match self.op {
@@ -51,20 +57,34 @@ fn anchored(re: &str) -> Result<regex::Regex, regex::Error> {
 
 /// A value that reads as a regular expression although it will be compared literally.
 pub fn looks_like_regex(v: &str) -> bool {
-    v.contains("=~") || v.contains(".*") || v.contains(".+") || v.contains('|')
-        || (v.starts_with('^') && v.len() > 1) || (v.ends_with('$') && !v.ends_with("\\$") && v.len() > 1)
+    v.contains("=~")
+        || v.contains(".*")
+        || v.contains(".+")
+        || v.contains('|')
+        || (v.starts_with('^') && v.len() > 1)
+        || (v.ends_with('$') && !v.ends_with("\\$") && v.len() > 1)
         || (v.contains('[') && v.contains(']'))
 }
 
 /// Parses one matcher as Alertmanager writes them: `name op value`, value optionally quoted.
 pub fn parse_matcher(s: &str) -> Result<Matcher, String> {
-    let t = s.trim().trim_start_matches('{').trim_end_matches('}').trim();
-    let pos = ["=~", "!~", "!=", "="].iter().filter_map(|op| t.find(op).map(|i| (i, *op))).min_by_key(|(i, op)| (*i, std::cmp::Reverse(op.len())));
+    let t = s
+        .trim()
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .trim();
+    let pos = ["=~", "!~", "!=", "="]
+        .iter()
+        .filter_map(|op| t.find(op).map(|i| (i, *op)))
+        .min_by_key(|(i, op)| (*i, std::cmp::Reverse(op.len())));
     let Some((i, op)) = pos else {
         return Err(format!("{s:?} has no operator (=, !=, =~, !~)"));
     };
     let name = t[..i].trim().trim_matches('"');
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || name.starts_with(|c: char| c.is_ascii_digit()) {
+    if name.is_empty()
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        || name.starts_with(|c: char| c.is_ascii_digit())
+    {
         return Err(format!("{s:?}: {name:?} is not a label name"));
     }
     let raw = t[i + op.len()..].trim();
@@ -86,9 +106,18 @@ pub fn parse_matcher(s: &str) -> Result<Matcher, String> {
         _ => Op::NotRe,
     };
     if matches!(op, Op::Re | Op::NotRe) {
-        anchored(&value).map_err(|e| format!("{s:?}: invalid regex: {}", e.to_string().lines().last().unwrap_or("").trim()))?;
+        anchored(&value).map_err(|e| {
+            format!(
+                "{s:?}: invalid regex: {}",
+                e.to_string().lines().last().unwrap_or("").trim()
+            )
+        })?;
     }
-    Ok(Matcher { name: name.to_string(), op, value })
+    Ok(Matcher {
+        name: name.to_string(),
+        op,
+        value,
+    })
 }
 
 /// An alert's labels: fixed (alertname, rule labels) and those its query may add.
@@ -111,7 +140,10 @@ struct Route {
 fn read_route(file: &str, node: &Node, out: &mut Vec<Finding>) -> Route {
     let mut matchers = Vec::new();
     for (k, v) in node.get("match").map(Node::entries).unwrap_or_default() {
-        let (name, value) = (k.scalar_text().unwrap_or_default(), v.scalar_text().unwrap_or_default());
+        let (name, value) = (
+            k.scalar_text().unwrap_or_default(),
+            v.scalar_text().unwrap_or_default(),
+        );
         if looks_like_regex(&value) {
             out.push(Finding::new(
                 file,
@@ -121,14 +153,34 @@ fn read_route(file: &str, node: &Node, out: &mut Vec<Finding>) -> Route {
                 format!("use matchers: ['{name}=~\"{}\"']", strip_regex_syntax(&value)),
             ));
         }
-        matchers.push(Matcher { name, op: Op::Eq, value });
+        matchers.push(Matcher {
+            name,
+            op: Op::Eq,
+            value,
+        });
     }
     for (k, v) in node.get("match_re").map(Node::entries).unwrap_or_default() {
-        let (name, value) = (k.scalar_text().unwrap_or_default(), v.scalar_text().unwrap_or_default());
+        let (name, value) = (
+            k.scalar_text().unwrap_or_default(),
+            v.scalar_text().unwrap_or_default(),
+        );
         if let Err(e) = anchored(&value) {
-            out.push(Finding::new(file, v.line, "FM021", format!("match_re {name}: {value:?} is not a valid regex: {}", e.to_string().lines().last().unwrap_or("").trim()), "write a valid RE2 regular expression".into()));
+            out.push(Finding::new(
+                file,
+                v.line,
+                "FM021",
+                format!(
+                    "match_re {name}: {value:?} is not a valid regex: {}",
+                    e.to_string().lines().last().unwrap_or("").trim()
+                ),
+                "write a valid RE2 regular expression".into(),
+            ));
         }
-        matchers.push(Matcher { name, op: Op::Re, value });
+        matchers.push(Matcher {
+            name,
+            op: Op::Re,
+            value,
+        });
     }
     for m in node.get("matchers").map(Node::seq).unwrap_or_default() {
         let text = m.scalar_text().unwrap_or_default();
@@ -146,7 +198,13 @@ fn read_route(file: &str, node: &Node, out: &mut Vec<Finding>) -> Route {
                     }
                     matchers.push(parsed);
                 }
-                Err(e) => out.push(Finding::new(file, m.line, "FM021", format!("invalid matcher {e}"), "write name op \"value\" with op one of = != =~ !~".into())),
+                Err(e) => out.push(Finding::new(
+                    file,
+                    m.line,
+                    "FM021",
+                    format!("invalid matcher {e}"),
+                    "write name op \"value\" with op one of = != =~ !~".into(),
+                )),
             }
         }
     }
@@ -154,21 +212,39 @@ fn read_route(file: &str, node: &Node, out: &mut Vec<Finding>) -> Route {
         line: node.line,
         receiver: node.get("receiver").and_then(Node::scalar_text),
         matchers,
-        continue_: node.get("continue").and_then(Node::as_bool).unwrap_or(false),
-        children: node.get("routes").map(Node::seq).unwrap_or_default().iter().map(|c| read_route(file, c, out)).collect(),
+        continue_: node
+            .get("continue")
+            .and_then(Node::as_bool)
+            .unwrap_or(false),
+        children: node
+            .get("routes")
+            .map(Node::seq)
+            .unwrap_or_default()
+            .iter()
+            .map(|c| read_route(file, c, out))
+            .collect(),
     }
 }
 
 /// `=~"Flux.*"` -> `Flux.*`, for the suggested fix.
 fn strip_regex_syntax(v: &str) -> String {
-    v.trim().trim_start_matches("=~").trim().trim_matches('"').to_string()
+    v.trim()
+        .trim_start_matches("=~")
+        .trim()
+        .trim_matches('"')
+        .to_string()
 }
 
 /// Splits `a="x", b=~"y"` at commas outside quotes.
 fn split_matchers(s: &str) -> Vec<String> {
     let mut parts = Vec::new();
     let (mut cur, mut quoted, mut escaped) = (String::new(), false, false);
-    for c in s.trim().trim_start_matches('{').trim_end_matches('}').chars() {
+    for c in s
+        .trim()
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .chars()
+    {
         match c {
             '\\' if quoted => {
                 escaped = !escaped;
@@ -186,14 +262,21 @@ fn split_matchers(s: &str) -> Vec<String> {
         cur.push(c);
     }
     parts.push(cur);
-    parts.into_iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()
+    parts
+        .into_iter()
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 /// FM022: a sibling whose every alert an earlier sibling (without continue) already takes.
 fn shadowed(file: &str, route: &Route, out: &mut Vec<Finding>) {
     for (j, later) in route.children.iter().enumerate() {
         let later_set: BTreeSet<&Matcher> = later.matchers.iter().collect();
-        if let Some(earlier) = route.children[..j].iter().find(|e| !e.continue_ && e.matchers.iter().all(|m| later_set.contains(m))) {
+        if let Some(earlier) = route.children[..j]
+            .iter()
+            .find(|e| !e.continue_ && e.matchers.iter().all(|m| later_set.contains(m)))
+        {
             out.push(Finding::new(
                 file,
                 later.line,
@@ -216,11 +299,14 @@ fn receivers(route: &Route, labels: &Labels, inherited: &str, out: &mut BTreeSet
     let receiver = route.receiver.as_deref().unwrap_or(inherited);
     let mut definite = false;
     for child in &route.children {
-        let verdict = child.matchers.iter().try_fold(true, |acc, m| match m.test(labels) {
-            Some(false) => None,
-            Some(true) => Some(acc),
-            None => Some(false),
-        });
+        let verdict = child
+            .matchers
+            .iter()
+            .try_fold(true, |acc, m| match m.test(labels) {
+                Some(false) => None,
+                Some(true) => Some(acc),
+                None => Some(false),
+            });
         match verdict {
             None => {}
             Some(sure) => {
@@ -245,14 +331,21 @@ pub fn is_config(doc: &Node) -> bool {
 }
 
 pub fn lint(file: &str, doc: &Node, alerts: &[AlertRule], out: &mut Vec<Finding>) {
-    let Some(root_node) = doc.get("route") else { return };
+    let Some(root_node) = doc.get("route") else {
+        return;
+    };
     let root = read_route(file, root_node, out);
     shadowed(file, &root, out);
     // Receivers and whether they deliver anywhere.
     let mut defined: BTreeMap<String, bool> = BTreeMap::new();
     for r in doc.get("receivers").map(Node::seq).unwrap_or_default() {
-        let name = r.get("name").and_then(Node::scalar_text).unwrap_or_default();
-        let delivers = r.entries().iter().any(|(k, v)| k.as_str().is_some_and(|k| k.ends_with("_configs")) && !v.seq().is_empty());
+        let name = r
+            .get("name")
+            .and_then(Node::scalar_text)
+            .unwrap_or_default();
+        let delivers = r.entries().iter().any(|(k, v)| {
+            k.as_str().is_some_and(|k| k.ends_with("_configs")) && !v.seq().is_empty()
+        });
         defined.insert(name, delivers);
     }
     check_receivers_defined(file, &root, &defined, out);
@@ -260,10 +353,16 @@ pub fn lint(file: &str, doc: &Node, alerts: &[AlertRule], out: &mut Vec<Finding>
     for a in alerts.iter().filter(|a| a.flux) {
         let mut fixed = a.labels.clone();
         fixed.insert("alertname".into(), a.name.clone());
-        let labels = Labels { fixed, from_query: a.query_labels.clone() };
+        let labels = Labels {
+            fixed,
+            from_query: a.query_labels.clone(),
+        };
         let mut reached = BTreeSet::new();
         receivers(&root, &labels, &root_receiver, &mut reached);
-        let delivering: Vec<&String> = reached.iter().filter(|r| defined.get(*r).copied().unwrap_or(false)).collect();
+        let delivering: Vec<&String> = reached
+            .iter()
+            .filter(|r| defined.get(*r).copied().unwrap_or(false))
+            .collect();
         if delivering.is_empty() {
             out.push(Finding::new(
                 &a.file,
@@ -272,7 +371,10 @@ pub fn lint(file: &str, doc: &Node, alerts: &[AlertRule], out: &mut Vec<Finding>
                 format!("alert {} reaches no one in {file}: receiver(s) {} deliver nowhere", a.name, join(&reached)),
                 "route it to a receiver with slack_configs, pagerduty_configs, webhook_configs, ...".into(),
             ));
-        } else if reached.len() == 1 && reached.contains(&root_receiver) && !root.children.is_empty() {
+        } else if reached.len() == 1
+            && reached.contains(&root_receiver)
+            && !root.children.is_empty()
+        {
             out.push(Finding::new(
                 &a.file,
                 a.line,
@@ -284,7 +386,12 @@ pub fn lint(file: &str, doc: &Node, alerts: &[AlertRule], out: &mut Vec<Finding>
     }
 }
 
-fn check_receivers_defined(file: &str, route: &Route, defined: &BTreeMap<String, bool>, out: &mut Vec<Finding>) {
+fn check_receivers_defined(
+    file: &str,
+    route: &Route,
+    defined: &BTreeMap<String, bool>,
+    out: &mut Vec<Finding>,
+) {
     if let Some(r) = &route.receiver {
         if !defined.contains_key(r) {
             out.push(Finding::new(file, route.line, "FM024", format!("route receiver {r:?} is not defined in receivers (Alertmanager refuses this configuration)"), "define the receiver or fix its name".into()));
@@ -296,7 +403,10 @@ fn check_receivers_defined(file: &str, route: &Route, defined: &BTreeMap<String,
 }
 
 fn join(set: &BTreeSet<String>) -> String {
-    set.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ")
+    set.iter()
+        .map(|s| format!("{s:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -306,12 +416,21 @@ mod tests {
     #[test]
     fn matchers_parse_as_alertmanager_writes_them() {
         let m = parse_matcher("alertname=~\"Flux.*\"").unwrap();
-        assert_eq!((m.name.as_str(), m.op, m.value.as_str()), ("alertname", Op::Re, "Flux.*"));
-        assert_eq!(parse_matcher("severity = critical").unwrap().value, "critical");
+        assert_eq!(
+            (m.name.as_str(), m.op, m.value.as_str()),
+            ("alertname", Op::Re, "Flux.*")
+        );
+        assert_eq!(
+            parse_matcher("severity = critical").unwrap().value,
+            "critical"
+        );
         assert_eq!(parse_matcher("a!=\"b\"").unwrap().op, Op::Ne);
         assert!(parse_matcher("severity").is_err());
         assert!(parse_matcher("a=~\"(\"").is_err());
-        assert_eq!(split_matchers("{a=\"x,y\", b=~\"z\"}"), ["a=\"x,y\"", "b=~\"z\""]);
+        assert_eq!(
+            split_matchers("{a=\"x,y\", b=~\"z\"}"),
+            ["a=\"x,y\"", "b=~\"z\""]
+        );
     }
 
     #[test]

@@ -20,10 +20,15 @@ impl FluxDoc {
         self.node.get("kind").and_then(Node::as_str).unwrap_or("")
     }
     fn name(&self) -> String {
-        self.node.at(&["metadata", "name"]).and_then(Node::scalar_text).unwrap_or_default()
+        self.node
+            .at(&["metadata", "name"])
+            .and_then(Node::scalar_text)
+            .unwrap_or_default()
     }
     fn namespace(&self) -> Option<String> {
-        self.node.at(&["metadata", "namespace"]).and_then(Node::scalar_text)
+        self.node
+            .at(&["metadata", "namespace"])
+            .and_then(Node::scalar_text)
     }
     fn line_of(&self, path: &[&str]) -> u64 {
         let mut line = self.node.line;
@@ -61,7 +66,14 @@ const FAILURE_MESSAGES: &[&str] = &[
 ];
 
 fn compile(re: &str) -> Result<regex::Regex, String> {
-    regex::Regex::new(re).map_err(|e| e.to_string().lines().last().unwrap_or("").trim().to_string())
+    regex::Regex::new(re).map_err(|e| {
+        e.to_string()
+            .lines()
+            .last()
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    })
 }
 
 pub fn lint(docs: &[FluxDoc], out: &mut Vec<Finding>) {
@@ -78,15 +90,32 @@ pub fn lint(docs: &[FluxDoc], out: &mut Vec<Finding>) {
 fn lint_provider(d: &FluxDoc, out: &mut Vec<Finding>) {
     let name = d.name();
     let spec = d.node.get("spec");
-    let type_ = spec.and_then(|s| s.get("type")).and_then(Node::scalar_text).unwrap_or_default();
+    let type_ = spec
+        .and_then(|s| s.get("type"))
+        .and_then(Node::scalar_text)
+        .unwrap_or_default();
     if !PROVIDER_TYPES.contains(&type_.as_str()) {
         let hint = PROVIDER_TYPES
             .iter()
-            .find(|t| t.eq_ignore_ascii_case(&type_) || (type_.contains("team") && **t == "msteams"))
-            .map_or_else(|| format!("use one of {}", PROVIDER_TYPES.join(", ")), |t| format!("did you mean type: {t}?"));
-        out.push(Finding::new(&d.file, d.line_of(&["spec", "type"]), "FM035", format!("Provider {name}: unknown type {type_:?}"), hint));
+            .find(|t| {
+                t.eq_ignore_ascii_case(&type_) || (type_.contains("team") && **t == "msteams")
+            })
+            .map_or_else(
+                || format!("use one of {}", PROVIDER_TYPES.join(", ")),
+                |t| format!("did you mean type: {t}?"),
+            );
+        out.push(Finding::new(
+            &d.file,
+            d.line_of(&["spec", "type"]),
+            "FM035",
+            format!("Provider {name}: unknown type {type_:?}"),
+            hint,
+        ));
     }
-    let has = |k: &str| spec.and_then(|s| s.get(k)).is_some_and(|n| n.scalar_text().is_some_and(|v| !v.is_empty()) || n.is_map());
+    let has = |k: &str| {
+        spec.and_then(|s| s.get(k))
+            .is_some_and(|n| n.scalar_text().is_some_and(|v| !v.is_empty()) || n.is_map())
+    };
     if provider_needs_address(&type_) && !has("address") && !has("secretRef") {
         out.push(Finding::new(
             &d.file,
@@ -103,20 +132,31 @@ fn lint_alert(d: &FluxDoc, providers: &[&FluxDoc], out: &mut Vec<Finding>) {
     let ns = d.namespace();
     let spec = d.node.get("spec");
     let get = |k: &str| spec.and_then(|s| s.get(k));
-    if let Some(p) = get("providerRef").and_then(|r| r.get("name")).and_then(Node::scalar_text) {
-        let found = providers.iter().any(|pd| pd.name() == p && (pd.namespace().is_none() || ns.is_none() || pd.namespace() == ns));
+    if let Some(p) = get("providerRef")
+        .and_then(|r| r.get("name"))
+        .and_then(Node::scalar_text)
+    {
+        let found = providers.iter().any(|pd| {
+            pd.name() == p && (pd.namespace().is_none() || ns.is_none() || pd.namespace() == ns)
+        });
         if !found {
             out.push(Finding::new(
                 &d.file,
                 d.line_of(&["spec", "providerRef", "name"]),
                 "FM030",
-                format!("Alert {name}: providerRef {p:?} names no Provider in namespace {}", ns.as_deref().unwrap_or("(unset)")),
+                format!(
+                    "Alert {name}: providerRef {p:?} names no Provider in namespace {}",
+                    ns.as_deref().unwrap_or("(unset)")
+                ),
                 "create the Provider in the Alert's namespace or correct the name".into(),
             ));
         }
     }
     for src in get("eventSources").map(Node::seq).unwrap_or_default() {
-        let kind = src.get("kind").and_then(Node::scalar_text).unwrap_or_default();
+        let kind = src
+            .get("kind")
+            .and_then(Node::scalar_text)
+            .unwrap_or_default();
         if model::kinds::by_kind(&kind).is_none() {
             let hint = model::kinds::lookup(&kind).map_or_else(
                 || "use a Flux kind: Kustomization, HelmRelease, GitRepository, OCIRepository, HelmRepository, HelmChart, Bucket, ...".to_string(),
@@ -124,7 +164,10 @@ fn lint_alert(d: &FluxDoc, providers: &[&FluxDoc], out: &mut Vec<Finding>) {
             );
             out.push(Finding::new(&d.file, src.get("kind").map_or(src.line, |n| n.line), "FM031", format!("Alert {name}: eventSources kind {kind:?} is not a Flux kind, so it matches no event"), hint));
         }
-        let src_name = src.get("name").and_then(Node::scalar_text).unwrap_or_default();
+        let src_name = src
+            .get("name")
+            .and_then(Node::scalar_text)
+            .unwrap_or_default();
         if src_name != "*" && (src_name.contains('*') || src_name.contains('?')) {
             out.push(Finding::new(
                 &d.file,
@@ -160,13 +203,38 @@ fn lint_hides_errors(d: &FluxDoc, name: &str, out: &mut Vec<Finding>) {
         let text = re.scalar_text().unwrap_or_default();
         if let Ok(r) = compile(&text) {
             if let Some(hit) = FAILURE_MESSAGES.iter().find(|m| r.is_match(m)) {
-                out.push(Finding::new(&d.file, re.line, "FM034", format!("Alert {name}: exclusionList {text:?} drops failure events such as {hit:?}"), "narrow the exclusion to the noise you mean".into()));
+                out.push(Finding::new(
+                    &d.file,
+                    re.line,
+                    "FM034",
+                    format!(
+                        "Alert {name}: exclusionList {text:?} drops failure events such as {hit:?}"
+                    ),
+                    "narrow the exclusion to the noise you mean".into(),
+                ));
             }
         }
     }
-    let inclusions: Vec<regex::Regex> = get("inclusionList").map(Node::seq).unwrap_or_default().iter().filter_map(|n| compile(&n.scalar_text()?).ok()).collect();
+    let inclusions: Vec<regex::Regex> = get("inclusionList")
+        .map(Node::seq)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|n| compile(&n.scalar_text()?).ok())
+        .collect();
     let any_inclusion = get("inclusionList").is_some_and(|l| !l.seq().is_empty());
-    if any_inclusion && !inclusions.is_empty() && !FAILURE_MESSAGES.iter().any(|m| inclusions.iter().any(|r| r.is_match(m))) {
-        out.push(Finding::new(&d.file, d.line_of(&["spec", "inclusionList"]), "FM034", format!("Alert {name}: inclusionList admits none of Flux's failure messages"), "add a pattern that admits failures (e.g. '.*failed.*') or drop the inclusionList".into()));
+    if any_inclusion
+        && !inclusions.is_empty()
+        && !FAILURE_MESSAGES
+            .iter()
+            .any(|m| inclusions.iter().any(|r| r.is_match(m)))
+    {
+        out.push(Finding::new(
+            &d.file,
+            d.line_of(&["spec", "inclusionList"]),
+            "FM034",
+            format!("Alert {name}: inclusionList admits none of Flux's failure messages"),
+            "add a pattern that admits failures (e.g. '.*failed.*') or drop the inclusionList"
+                .into(),
+        ));
     }
 }

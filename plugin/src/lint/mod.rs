@@ -5,6 +5,7 @@
 pub mod alertmanager;
 pub mod flux;
 pub mod prom;
+pub mod promql;
 pub mod rules;
 pub mod yaml;
 
@@ -38,7 +39,14 @@ impl Finding {
     pub fn new(file: &str, line: u64, rule: &'static str, message: String, fix: String) -> Finding {
         let severity = rules::rule(rule).map_or(Severity::Error, |r| r.severity);
         let rule = rules::rule(rule).map_or(rule, |r| r.id);
-        Finding { file: file.to_string(), line, rule, severity, message, fix }
+        Finding {
+            file: file.to_string(),
+            line,
+            rule,
+            severity,
+            message,
+            fix,
+        }
     }
 
     pub fn location(&self) -> String {
@@ -85,7 +93,9 @@ impl Gathered {
                 used |= self.classify(&file, doc, as_);
             }
             if !used && as_ == As::Alertmanager {
-                return Err(LoadError(format!("{file}: not an Alertmanager configuration (no route and receivers)")));
+                return Err(LoadError(format!(
+                    "{file}: not an Alertmanager configuration (no route and receivers)"
+                )));
             }
             if !used && as_ == As::Rules {
                 eprintln!("warning: {file}: no Prometheus rule groups found");
@@ -105,7 +115,10 @@ impl Gathered {
         }
         if matches!(as_, As::Any | As::Flux) {
             if flux::is_alert_or_provider(&doc) {
-                self.flux.push(FluxDoc { file: file.to_string(), node: doc });
+                self.flux.push(FluxDoc {
+                    file: file.to_string(),
+                    node: doc,
+                });
                 return true;
             }
             let kind = doc.get("kind").and_then(Node::as_str).unwrap_or("");
@@ -113,7 +126,10 @@ impl Gathered {
                 .get("apiVersion")
                 .and_then(Node::as_str)
                 .is_some_and(|a| a.contains(".toolkit.fluxcd.io/"));
-            if let (true, Some(i)) = (flux_kind, doc.at(&["spec", "interval"]).and_then(Node::as_str)) {
+            if let (true, Some(i)) = (
+                flux_kind,
+                doc.at(&["spec", "interval"]).and_then(Node::as_str),
+            ) {
                 if let Ok(d) = model::parse_go_duration(i) {
                     self.intervals.push((kind.to_string(), d));
                     return true;
@@ -155,7 +171,9 @@ fn lint_all(g: &Gathered, inputs: &Inputs) -> Vec<Finding> {
     }
     flux::lint(&g.flux, &mut out);
     out.sort_by(|a, b| (&a.file, a.line, a.rule).cmp(&(&b.file, b.line, b.rule)));
-    out.dedup_by(|a, b| a.file == b.file && a.line == b.line && a.rule == b.rule && a.message == b.message);
+    out.dedup_by(|a, b| {
+        a.file == b.file && a.line == b.line && a.rule == b.rule && a.message == b.message
+    });
     out
 }
 
@@ -171,7 +189,9 @@ pub async fn run(kube: &KubeArgs, args: &LintArgs) -> Result<u8, Error> {
                 stdout.write_all(rules::explain(r).as_bytes())?;
                 Ok(0)
             }
-            None => Err(Error::Usage(format!("no lint rule {id:?}; `lint --explain` lists them"))),
+            None => Err(Error::Usage(format!(
+                "no lint rule {id:?}; `lint --explain` lists them"
+            ))),
         };
     }
     let mut g = Gathered::default();
@@ -185,7 +205,10 @@ pub async fn run(kube: &KubeArgs, args: &LintArgs) -> Result<u8, Error> {
     };
     load(&mut g).map_err(|e| Error::Input(e.0))?;
 
-    let given_files = !args.paths.is_empty() || !args.rules.is_empty() || args.alertmanager_config.is_some() || !args.flux_manifests.is_empty();
+    let given_files = !args.paths.is_empty()
+        || !args.rules.is_empty()
+        || args.alertmanager_config.is_some()
+        || !args.flux_manifests.is_empty();
     let want_cluster_flux = g.flux.is_empty() && args.flux_manifests.is_empty();
     let mut version = args.flux_version;
     if version.is_none() || want_cluster_flux {
@@ -197,15 +220,23 @@ pub async fn run(kube: &KubeArgs, args: &LintArgs) -> Result<u8, Error> {
                 g.flux.extend(docs);
             }
             Err(e) if !given_files => return Err(e),
-            Err(e) if version.is_none() => eprintln!("note: no cluster to read the Flux version from ({e})"),
+            Err(e) if version.is_none() => {
+                eprintln!("note: no cluster to read the Flux version from ({e})")
+            }
             Err(_) => {}
         }
     }
     let version = version.unwrap_or_else(|| {
-        eprintln!("note: linting for Flux {} (the newest known); pass --flux-version to choose", FluxVersion::NEWEST);
+        eprintln!(
+            "note: linting for Flux {} (the newest known); pass --flux-version to choose",
+            FluxVersion::NEWEST
+        );
         FluxVersion::NEWEST
     });
-    let inputs = Inputs { version, intervals: g.intervals.clone() };
+    let inputs = Inputs {
+        version,
+        intervals: g.intervals.clone(),
+    };
     let findings = lint_all(&g, &inputs);
     let mut summary = Summary::default();
     for f in &findings {
@@ -221,7 +252,11 @@ pub async fn run(kube: &KubeArgs, args: &LintArgs) -> Result<u8, Error> {
         FailOn::Info => Severity::Info,
     };
     let failing = findings.iter().any(|f| f.severity <= threshold);
-    let report = Report { flux_version: version.to_string(), findings, summary };
+    let report = Report {
+        flux_version: version.to_string(),
+        findings,
+        summary,
+    };
     let text = match args.output {
         LintFormat::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
         LintFormat::Text => render_text(&report),
@@ -234,7 +269,14 @@ pub async fn run(kube: &KubeArgs, args: &LintArgs) -> Result<u8, Error> {
 pub fn render_text(r: &Report) -> String {
     let mut out = String::new();
     for f in &r.findings {
-        out.push_str(&format!("{}: {} {}: {}\n    fix: {}\n", f.location(), f.severity.as_str(), f.rule, f.message, f.fix));
+        out.push_str(&format!(
+            "{}: {} {}: {}\n    fix: {}\n",
+            f.location(),
+            f.severity.as_str(),
+            f.rule,
+            f.message,
+            f.fix
+        ));
     }
     let s = &r.summary;
     if r.findings.is_empty() {
@@ -254,7 +296,10 @@ pub fn render_text(r: &Report) -> String {
 
 /// The Flux version (from the CRDs' labels or served versions) and, when asked, the Alerts and
 /// Providers of the current context's cluster.
-async fn from_cluster(kube: &KubeArgs, with_objects: bool) -> Result<(Option<FluxVersion>, Vec<FluxDoc>), Error> {
+async fn from_cluster(
+    kube: &KubeArgs,
+    with_objects: bool,
+) -> Result<(Option<FluxVersion>, Vec<FluxDoc>), Error> {
     let clusters = cluster::clusters(kube).await?;
     let Some(first) = clusters.into_iter().next() else {
         return Ok((None, Vec::new()));
@@ -265,12 +310,21 @@ async fn from_cluster(kube: &KubeArgs, with_objects: bool) -> Result<(Option<Flu
     let mut docs = Vec::new();
     if with_objects {
         let scope = crate::status::collect::Scope::default();
-        for kind in discovered.kinds.iter().filter(|k| matches!(k.kind(), "Alert" | "Provider")) {
-            let items = crate::status::collect::list_kind(&c, kind, &scope).await.map_err(|e| Error::Input(format!("cannot list {}: {e}", kind.info.plural)))?;
+        for kind in discovered
+            .kinds
+            .iter()
+            .filter(|k| matches!(k.kind(), "Alert" | "Provider"))
+        {
+            let items = crate::status::collect::list_kind(&c, kind, &scope)
+                .await
+                .map_err(|e| Error::Input(format!("cannot list {}: {e}", kind.info.plural)))?;
             for item in items {
                 let o = model::FluxObject::new(&item);
                 let file = format!("{}:{}/{}/{}", c.context, o.kind(), o.namespace(), o.name());
-                docs.push(FluxDoc { file, node: Node::from_json(&item) });
+                docs.push(FluxDoc {
+                    file,
+                    node: Node::from_json(&item),
+                });
             }
         }
     }

@@ -140,7 +140,12 @@ pub fn rule(id: &str) -> Option<&'static Rule> {
 pub fn list() -> String {
     let mut out = String::from("ID     SEVERITY  FINDS\n");
     for r in RULES {
-        out.push_str(&format!("{:<6} {:<9} {}\n", r.id, r.severity.as_str(), r.title));
+        out.push_str(&format!(
+            "{:<6} {:<9} {}\n",
+            r.id,
+            r.severity.as_str(),
+            r.title
+        ));
     }
     out.push_str("\nkubectl flux-monitor lint --explain ID shows why, an example and the fix.\n");
     out

@@ -85,6 +85,7 @@ impl Node {
     }
 
     /// The node as JSON (keys as text), for code that reads Kubernetes objects as JSON.
+    #[allow(dead_code)]
     pub fn to_json(&self) -> Value {
         match &self.value {
             Val::Null => Value::Null,
@@ -109,12 +110,22 @@ impl Node {
         let value = match v {
             Value::Null => Val::Null,
             Value::Bool(b) => Val::Bool(*b),
-            Value::Number(n) => n.as_i64().map_or_else(|| Val::Float(n.as_f64().unwrap_or(0.0)), Val::Int),
+            Value::Number(n) => n
+                .as_i64()
+                .map_or_else(|| Val::Float(n.as_f64().unwrap_or(0.0)), Val::Int),
             Value::String(s) => Val::Str(s.clone()),
             Value::Array(a) => Val::Seq(a.iter().map(Node::from_json).collect()),
             Value::Object(m) => Val::Map(
                 m.iter()
-                    .map(|(k, v)| (Node { line: 0, value: Val::Str(k.clone()) }, Node::from_json(v)))
+                    .map(|(k, v)| {
+                        (
+                            Node {
+                                line: 0,
+                                value: Val::Str(k.clone()),
+                            },
+                            Node::from_json(v),
+                        )
+                    })
                     .collect(),
             ),
         };
@@ -222,7 +233,10 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
         } else if p.exists() {
             out.push(p.clone());
         } else {
-            return Err(LoadError(format!("{}: no such file or directory", p.display())));
+            return Err(LoadError(format!(
+                "{}: no such file or directory",
+                p.display()
+            )));
         }
     }
     Ok(out)
