@@ -111,10 +111,11 @@ fn silent_server_times_out_within_request_timeout() {
     .unwrap();
     let elapsed = started.elapsed();
     let err = one_error_line(&o);
+    // Whether the timeout strikes while connecting (the kernel's backlog is full or slow) or
+    // while waiting for an answer, the one line names the server and the timeout.
     assert!(
-        err.contains(&format!(
-            "no answer from the Kubernetes API at {url} within 1s"
-        )),
+        err.contains(&format!("no answer from the Kubernetes API at {url} within 1s"))
+            || err.contains(&format!("cannot reach the Kubernetes API at {url}: connection timed out")),
         "{err}"
     );
     assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
