@@ -166,7 +166,7 @@ pub struct CheckArgs {
     /// A checks file (YAML) that tunes, scopes or disables the built-in checks; see CHECKS.md.
     #[arg(long, value_name = "FILE")]
     pub checks: Option<PathBuf>,
-    /// Check objects across all namespaces.
+    /// Check objects across all namespaces (the default unless -n names one).
     #[arg(short = 'A', long)]
     pub all_namespaces: bool,
     /// Only objects with these labels (e.g. -l tier=infra).

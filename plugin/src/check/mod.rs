@@ -27,16 +27,10 @@ async fn check_cluster(
     args: &CheckArgs,
     config: &Config,
 ) -> ClusterReport {
+    // A gate checks the whole installation unless told otherwise (as `flux check` does): a
+    // check that looked only at the kubeconfig's default namespace would pass on an empty one.
     let scope = Scope {
-        namespace: if args.all_namespaces {
-            None
-        } else {
-            Some(
-                kube.namespace
-                    .clone()
-                    .unwrap_or_else(|| cluster.default_namespace.clone()),
-            )
-        },
+        namespace: if args.all_namespaces { None } else { kube.namespace.clone() },
         selector: args.selector.clone(),
         kinds: None,
     };
