@@ -71,6 +71,10 @@ pub enum Command {
     /// routes with the Alertmanager config and Flux notifications with the emulation.
     #[command(after_help = TEST_EXIT_CODES_HELP)]
     Test(TestArgs),
+    /// Live alert-fire drill: flux-sim, a real Prometheus and a real Alertmanager (time
+    /// compressed), capture sinks for every receiver and Provider; each expectation hop by hop.
+    #[command(after_help = DRILL_EXIT_CODES_HELP)]
+    Drill(DrillArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -309,6 +313,61 @@ pub struct TestArgs {
     /// Leave the generated promtool files in this directory.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
+}
+
+// ---- drill ----
+
+pub const DRILL_EXIT_CODES_HELP: &str = "\
+Exit status:
+  0  every expectation of every scenario passed
+  1  an expectation failed (each FAIL line says why, hop by hop)
+  2  an input could not be read or parsed, Prometheus or Alertmanager missing or failing to
+     start, interrupted (Ctrl-C, SIGTERM: everything it started is stopped and removed first),
+     or a usage error";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DrillFormat {
+    Text,
+    Json,
+    Junit,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DrillArgs {
+    /// Drill locally: flux-sim in-process, Prometheus and Alertmanager spawned on 127.0.0.1.
+    #[arg(long, required = true)]
+    pub local: bool,
+    /// A scenario file, or a directory searched recursively for Scenario documents.
+    #[arg(long, value_name = "FILE|DIR")]
+    pub scenarios: PathBuf,
+    /// Prometheus rule files or PrometheusRule objects (multi-document YAML); repeat for several.
+    #[arg(long, required = true, num_args = 1.., value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+    /// Alertmanager configuration; its receivers are pointed at the drill's capture sink.
+    #[arg(long, value_name = "FILE")]
+    pub alertmanager_config: Option<PathBuf>,
+    /// Flux Alert/Provider manifests, applied instead of the scenario's own.
+    #[arg(long, num_args = 1.., value_name = "FILE|DIR")]
+    pub flux_manifests: Vec<PathBuf>,
+    /// Scenario seconds per wall second; `for`, range windows and Alertmanager timers are divided by it.
+    #[arg(long, default_value_t = 60.0, value_name = "N")]
+    pub time_scale: f64,
+    /// Run every scenario as this Flux release instead of the one it declares.
+    #[arg(long, value_parser = parse_flux_version, value_name = "VERSION")]
+    pub flux_version: Option<model::FluxVersion>,
+    /// Output format on stdout (progress goes to stderr).
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: DrillFormat,
+    /// Also write a JUnit XML report to this file.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Stop each scenario's run after this much wall time (e.g. 30s) and judge what was seen.
+    #[arg(long, value_parser = parse_drill_timeout, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
+}
+
+fn parse_drill_timeout(s: &str) -> Result<Duration, String> {
+    model::parse_go_duration(s.trim()).map_err(|e| format!("{e}; expected a duration such as 30s or 2m"))
 }
 
 fn parse_flux_version(s: &str) -> Result<model::FluxVersion, String> {

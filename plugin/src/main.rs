@@ -6,6 +6,7 @@ mod cli;
 mod cluster;
 mod completion;
 mod discovery;
+mod drill;
 mod error;
 mod lint;
 mod output;
@@ -52,6 +53,7 @@ fn main() -> ExitCode {
             Command::Completion(_) | Command::Rules(_) | Command::Test(_) => Ok(0),
             Command::Check(args) => check::run(&cli.kube, args).await,
             Command::Lint(args) => lint::run(&cli.kube, args).await,
+            Command::Drill(args) => Ok(drill::run(args).await),
         }
     });
     // Watchers and pooled connections may still be running; do not wait for them.

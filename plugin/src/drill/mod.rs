@@ -1,0 +1,179 @@
+//! `kubectl flux-monitor drill --local`: live alert-fire drills. For each scenario, flux-sim runs
+//! in-process at a time scale, a real Prometheus evaluates the user's rules (time compressed) on
+//! what it scrapes, a real Alertmanager routes with the user's configuration (timers compressed,
+//! receivers pointed at a capture sink), and Flux's notifications go to capture sinks too; every
+//! expectation is reported hop by hop. Processes and temporary directories are removed on
+//! success, failure and Ctrl-C.
+
+mod amcfg;
+mod judge;
+mod observe;
+mod procs;
+mod progress;
+mod promcfg;
+mod proxy;
+mod report;
+mod session;
+mod sink;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::cli::{DrillArgs, DrillFormat};
+use session::{Inputs, Stop};
+
+pub async fn run(args: &DrillArgs) -> u8 {
+    match run_inner(args).await {
+        Ok(code) => code,
+        Err(e) => {
+            for line in e.lines() {
+                eprintln!("error: {line}");
+            }
+            2
+        }
+    }
+}
+
+fn load_inputs(args: &DrillArgs) -> Result<(Vec<simulator::scenario::Scenario>, Inputs), String> {
+    if !args.local {
+        return Err("only --local drills exist so far: pass --local".into());
+    }
+    if !(args.time_scale.is_finite() && args.time_scale >= 1.0) {
+        return Err(format!(
+            "--time-scale {}: expected a number >= 1",
+            args.time_scale
+        ));
+    }
+    let mut scenarios =
+        simulator::scenario::load_dir_or_file(&args.scenarios).map_err(|e| e.to_string())?;
+    if scenarios.is_empty() {
+        return Err(format!(
+            "{}: no Scenario documents found",
+            args.scenarios.display()
+        ));
+    }
+    if let Some(v) = args.flux_version {
+        for s in &mut scenarios {
+            s.flux_version = v;
+        }
+    }
+    let rules = promcfg::load_rules(&args.rules, args.time_scale)?;
+    let alertmanager = match &args.alertmanager_config {
+        Some(p) => Some((amcfg::load(p)?, p.clone())),
+        None => None,
+    };
+    let manifests = match args.flux_manifests.as_slice() {
+        [] => None,
+        paths => Some(load_manifests(paths)?),
+    };
+    let prometheus_bin = procs::binary("PROMETHEUS", &["prometheus"], "prometheus")?;
+    let alertmanager_bin = procs::binary(
+        "ALERTMANAGER",
+        &["prometheus-alertmanager", "alertmanager"],
+        "prometheus-alertmanager",
+    )?;
+    Ok((
+        scenarios,
+        Inputs {
+            rules,
+            alertmanager,
+            manifests,
+            prometheus_bin,
+            alertmanager_bin,
+            scale: args.time_scale,
+            timeout: args.timeout,
+        },
+    ))
+}
+
+/// Alerts and Providers (and anything else) from `--flux-manifests`, read with lint's YAML reader.
+fn load_manifests(paths: &[PathBuf]) -> Result<Vec<Value>, String> {
+    let mut out = Vec::new();
+    for f in crate::lint::yaml::expand(paths).map_err(|e| e.0)? {
+        for doc in crate::lint::yaml::load_file(&f).map_err(|e| e.0)? {
+            out.push(doc.to_json());
+        }
+    }
+    Ok(out)
+}
+
+async fn run_inner(args: &DrillArgs) -> Result<u8, String> {
+    let started = Instant::now();
+    let (scenarios, inputs) = load_inputs(args)?;
+    let (tx, rx) = watch::channel(0u32);
+    let signals = tokio::spawn(async move {
+        loop {
+            wait_for_signal().await;
+            tx.send_modify(|n| *n += 1);
+        }
+    });
+    let mut progress = progress::Progress::new();
+    let mut reports = Vec::new();
+    let mut stop = None;
+    for scenario in &scenarios {
+        progress.event(&format!(
+            "scenario {} ({})",
+            scenario.name,
+            scenario.source.display()
+        ));
+        let mut second = rx.clone();
+        // A second signal abandons the orderly clean-up: dropping the run kills the process
+        // groups and removes the directories in Drop.
+        let outcome = tokio::select! {
+            r = session::run(scenario, &inputs, &mut progress, rx.clone()) => r,
+            _ = second.wait_for(|n| *n >= 2) => Err(Stop::Interrupted),
+        };
+        match outcome {
+            Ok(r) => reports.push(r),
+            Err(s) => {
+                stop = Some(s);
+                break;
+            }
+        }
+    }
+    signals.abort();
+    match stop {
+        Some(Stop::Interrupted) => {
+            eprintln!("drill: interrupted; every process and temporary directory it made is gone");
+            return Ok(2);
+        }
+        Some(Stop::Error(e)) => return Err(e),
+        None => {}
+    }
+    let failed = reports.iter().flat_map(|r| &r.cases).any(|c| !c.passed);
+    let junit = report::junit(&reports);
+    if let Some(path) = &args.junit {
+        std::fs::write(path, &junit)
+            .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+    }
+    match args.output {
+        DrillFormat::Text => print!(
+            "{}",
+            report::text(
+                &reports,
+                started.elapsed(),
+                std::io::IsTerminal::is_terminal(&std::io::stdout())
+            )
+        ),
+        DrillFormat::Json => print!("{}", report::json(&reports)),
+        DrillFormat::Junit => print!("{junit}"),
+    }
+    Ok(u8::from(failed))
+}
+
+async fn wait_for_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(t) => t,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
