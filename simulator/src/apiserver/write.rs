@@ -186,7 +186,7 @@ impl Store {
         let managed = if managed.is_empty() {
             let api_version = rt.api_version();
             let writer = Writer {
-                manager: &self.context().manager.to_string(),
+                manager: self.context().manager,
                 operation: "Update",
                 subresource: None,
                 api_version: &api_version,

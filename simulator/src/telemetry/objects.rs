@@ -41,10 +41,10 @@ impl ObjectCache {
 
     /// Starts one watcher per kind of `version` on `client`; the tasks live in the returned set.
     pub fn watch(client: &Client, version: FluxVersion) -> (Self, JoinSet<()>) {
-        let mut cache = ObjectCache::default();
-        cache.watched = model::kinds::kinds_in(version)
-            .filter(|i| api_resource(i, version).is_some())
-            .count();
+        let cache = ObjectCache {
+            watched: model::kinds::kinds_in(version).filter(|i| api_resource(i, version).is_some()).count(),
+            ..ObjectCache::default()
+        };
         let mut tasks = JoinSet::new();
         for info in model::kinds::kinds_in(version) {
             let Some(ar) = api_resource(info, version) else {
