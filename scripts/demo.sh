@@ -37,3 +37,6 @@ show kubectl get helmreleases -A
 status_rc=0
 show kubectl flux-monitor status -A || status_rc=$?
 printf '\n(kubectl flux-monitor status exited %s: 0 healthy, 1 problems found, 2 could not tell)\n' "$status_rc"
+check_rc=0
+show kubectl flux-monitor check || check_rc=$?
+printf '\n(kubectl flux-monitor check exited %s: 0 all checks pass, 1 a check failed, 2 could not tell)\n' "$check_rc"
