@@ -283,7 +283,7 @@ mod tests {
         )
         .unwrap();
         let v: Value = serde_json::from_str(&out.text).unwrap();
-        assert_eq!(v["route"]["group_wait"], "166ms");
+        assert_eq!(v["route"]["group_wait"], "167ms");
         assert_eq!(v["route"]["group_interval"], "5s");
         assert_eq!(v["route"]["repeat_interval"], "4m");
         assert_eq!(v["route"]["routes"][0]["group_interval"], "10s");

@@ -113,19 +113,49 @@ async fn run_inner(args: &DrillArgs) -> Result<u8, String> {
     let mut progress = progress::Progress::new();
     let mut reports = Vec::new();
     let mut stop = None;
-    for scenario in &scenarios {
+    let mut second = rx.clone();
+    // A second signal abandons the orderly clean-up: dropping the futures kills the process
+    // groups and removes the directories in Drop.
+    let mut next = tokio::select! {
+        p = session::prepare(&inputs, &rx) => Some(p),
+        _ = second.wait_for(|n| *n >= 2) => None,
+    };
+    for (i, scenario) in scenarios.iter().enumerate() {
+        let prepared = match next.take() {
+            Some(Ok(p)) => p,
+            Some(Err(s)) => {
+                stop = Some(s);
+                break;
+            }
+            None => {
+                stop = Some(Stop::Interrupted);
+                break;
+            }
+        };
         progress.event(&format!(
             "scenario {} ({})",
             scenario.name,
             scenario.source.display()
         ));
-        let mut second = rx.clone();
-        // A second signal abandons the orderly clean-up: dropping the run kills the process
-        // groups and removes the directories in Drop.
-        let outcome = tokio::select! {
-            r = session::run(scenario, &inputs, &mut progress, rx.clone()) => r,
-            _ = second.wait_for(|n| *n >= 2) => Err(Stop::Interrupted),
+        // The next scenario's Prometheus and Alertmanager start while this one runs.
+        let more = i + 1 < scenarios.len();
+        let both = async {
+            tokio::join!(
+                session::run(scenario, &inputs, prepared, &mut progress, rx.clone()),
+                async {
+                    if more {
+                        Some(session::prepare(&inputs, &rx).await)
+                    } else {
+                        None
+                    }
+                }
+            )
         };
+        let (outcome, prepared_next) = tokio::select! {
+            r = both => r,
+            _ = second.wait_for(|n| *n >= 2) => (Err(Stop::Interrupted), None),
+        };
+        next = prepared_next;
         match outcome {
             Ok(r) => reports.push(r),
             Err(s) => {
@@ -133,6 +163,9 @@ async fn run_inner(args: &DrillArgs) -> Result<u8, String> {
                 break;
             }
         }
+    }
+    if let Some(Ok(p)) = next.take() {
+        p.cleanup().await;
     }
     signals.abort();
     match stop {

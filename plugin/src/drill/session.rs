@@ -53,13 +53,33 @@ fn interrupted(signals: &watch::Receiver<u32>) -> bool {
     *signals.borrow() > 0
 }
 
-pub async fn run(
-    scenario: &Scenario,
-    inputs: &Inputs,
-    progress: &mut Progress,
-    signals: watch::Receiver<u32>,
-) -> Result<ScenarioReport, Stop> {
-    let started = Instant::now();
+/// Everything a scenario needs before its clock starts: a temporary directory, the capture
+/// sink, the scrape stand-ins, Alertmanager and Prometheus (already scraping). The next
+/// scenario's is made while the current one runs.
+pub struct Prepared {
+    tmp: tempfile::TempDir,
+    sink: Sink,
+    proxies: Proxies,
+    prom: Child,
+    am: Option<Child>,
+    am_config: Option<amcfg::AmConfig>,
+    notes: Vec<String>,
+}
+
+impl Prepared {
+    /// Stops what was started and removes the directory.
+    pub async fn cleanup(self) {
+        self.prom.stop().await;
+        if let Some(a) = self.am {
+            a.stop().await;
+        }
+        self.sink.stop();
+        self.proxies.stop();
+        let _ = self.tmp.close();
+    }
+}
+
+pub async fn prepare(inputs: &Inputs, signals: &watch::Receiver<u32>) -> Result<Prepared, Stop> {
     let tmp = tempfile::Builder::new()
         .prefix("flux-monitor-drill-")
         .tempdir()
@@ -69,12 +89,13 @@ pub async fn run(
         .map_err(|e| format!("cannot start the capture sink: {e}"))?;
     let sink_url = sink.url("");
     let mut notes = inputs.rules.floored.clone();
-
-    // Alertmanager and Prometheus start side by side, before the scenario clock starts.
     let am_config = match &inputs.alertmanager {
         Some((config, path)) => Some(amcfg::rewrite(config, path, inputs.scale, &sink_url)?),
         None => None,
     };
+    if let Some(cfg) = &am_config {
+        notes.extend(cfg.notes.iter().cloned());
+    }
     let am_addr = free_addr().map_err(|e| format!("no free port: {e}"))?;
     let prom_addr = free_addr().map_err(|e| format!("no free port: {e}"))?;
     let mut rule_files = Vec::new();
@@ -87,11 +108,10 @@ pub async fn run(
         .await
         .map_err(|e| format!("cannot bind the scrape stand-ins: {e}"))?;
     let prom_config = tmp.path().join("prometheus.yml");
-    let am_target = am_config.as_ref().map(|_| am_addr);
     let scrape = proxies.endpoints().scrape_configs(promcfg::INTERVAL);
     write(
         &prom_config,
-        &promcfg::config(&rule_files, am_target, &scrape),
+        &promcfg::config(&rule_files, am_config.as_ref().map(|_| am_addr), &scrape),
     )?;
     let prom_args = vec![
         format!("--config.file={}", prom_config.display()),
@@ -103,6 +123,7 @@ pub async fn run(
         "--rules.alert.resend-delay=1s".into(),
         "--log.level=warn".into(),
     ];
+    // Alertmanager and Prometheus start side by side.
     let prom = Child::start(
         "prometheus",
         &inputs.prometheus_bin,
@@ -115,7 +136,6 @@ pub async fn run(
         let Some(cfg) = &am_config else {
             return Ok(None);
         };
-        notes.extend(cfg.notes.iter().cloned());
         let path = tmp.path().join("alertmanager.yml");
         write(&path, &cfg.text)?;
         let args = vec![
@@ -139,11 +159,40 @@ pub async fn run(
         .await
         .map(Some)
     };
-    let (prom, am) = tokio::join!(prom, am);
-    let (prom, am) = match (prom, am) {
+    let (prom, am) = match tokio::join!(prom, am) {
         (Ok(p), Ok(a)) => (p, a),
         (Err(e), _) | (_, Err(e)) => return Err(Stop::Error(e)),
     };
+    wait_for_targets(&prom, proxies.addrs.len(), signals).await?;
+    Ok(Prepared {
+        tmp,
+        sink,
+        proxies,
+        prom,
+        am,
+        am_config,
+        notes,
+    })
+}
+
+pub async fn run(
+    scenario: &Scenario,
+    inputs: &Inputs,
+    prepared: Prepared,
+    progress: &mut Progress,
+    signals: watch::Receiver<u32>,
+) -> Result<ScenarioReport, Stop> {
+    let started = Instant::now();
+    let Prepared {
+        tmp,
+        sink,
+        proxies,
+        prom,
+        am,
+        am_config,
+        mut notes,
+    } = prepared;
+    let sink_url = sink.url("");
     progress.event(&format!(
         "prometheus pid {} listening on http://{}",
         prom.pid, prom.addr
@@ -155,8 +204,23 @@ pub async fn run(
         ));
     }
     progress.event(&format!("capture sink listening on {sink_url}"));
-    wait_for_targets(&prom, proxies.addrs.len(), &signals).await?;
+    let standins: Vec<String> = proxies.addrs.values().map(ToString::to_string).collect();
+    progress.event(&format!(
+        "scrape stand-ins listening on {}",
+        standins.join(" ")
+    ));
     if interrupted(&signals) {
+        Prepared {
+            tmp,
+            sink,
+            proxies,
+            prom,
+            am,
+            am_config,
+            notes,
+        }
+        .cleanup()
+        .await;
         return Err(Stop::Interrupted);
     }
 
@@ -175,8 +239,24 @@ pub async fn run(
         event_address: None,
         rate_limit_interval: simulator::notify::DEFAULT_RATE_LIMIT_INTERVAL.div_f64(inputs.scale),
     })
-    .await
-    .map_err(|e| format!("starting flux-sim: {e:#}"))?;
+    .await;
+    let serving = match serving {
+        Ok(s) => s,
+        Err(e) => {
+            Prepared {
+                tmp,
+                sink,
+                proxies,
+                prom,
+                am,
+                am_config,
+                notes,
+            }
+            .cleanup()
+            .await;
+            return Err(Stop::Error(format!("starting flux-sim: {e:#}")));
+        }
+    };
     proxies.connect(&serving.metrics);
     progress.event(&format!(
         "flux-sim API on {}, time scale {}",
@@ -201,13 +281,18 @@ pub async fn run(
 
     // Clean-up, whatever happened.
     serving.stop().await;
-    prom.stop().await;
-    if let Some(a) = am {
-        a.stop().await;
+    let am_config = am_config.map(|c| (c.receivers.len(), c.group_waits));
+    Prepared {
+        tmp,
+        sink,
+        proxies,
+        prom,
+        am,
+        am_config: None,
+        notes: Vec::new(),
     }
-    sink.stop();
-    proxies.stop();
-    let _ = tmp.close();
+    .cleanup()
+    .await;
     progress.clear();
     let (observer, scenario_start, ended, cut_short) = outcome?;
 
@@ -229,9 +314,9 @@ pub async fn run(
             )
         })
         .collect();
-    if let Some(cfg) = &am_config {
+    if let Some((_, group_waits)) = &am_config {
         timers.extend(
-            cfg.group_waits
+            group_waits
                 .iter()
                 .map(|(r, d)| (format!("group_wait {r}"), d.as_secs_f64())),
         );

@@ -1,0 +1,279 @@
+//! `kubectl flux-monitor drill --local` against the real Prometheus and Alertmanager: three short
+//! scenarios pass with their hops in order; a route to the wrong receiver fails naming the one
+//! reached; SIGINT mid-drill leaves no process, port or temporary directory behind.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{stderr, stdout, BIN};
+use serde_json::Value;
+
+fn have_tools() -> bool {
+    let ok = Path::new("/usr/bin/prometheus").is_file()
+        && Path::new("/usr/bin/prometheus-alertmanager").is_file();
+    if !ok {
+        eprintln!(
+            "skipped: prometheus or prometheus-alertmanager missing (make setup installs them)"
+        );
+    }
+    ok
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/drill")
+}
+
+fn library_alertmanager() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/library/alertmanager.yaml")
+}
+
+/// The recommended rule pack for Flux 2.7, as a plain rule file.
+fn pack(dir: &Path) -> PathBuf {
+    let o = Command::new(BIN)
+        .args(["rules", "--flux-version", "2.7", "-o", "rule-file"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let path = dir.join("pack.yaml");
+    std::fs::write(&path, &o.stdout).unwrap();
+    path
+}
+
+fn drill(tmp: &Path, scenarios: &Path, rules: &Path, am: &Path, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["drill", "--local", "--scenarios"])
+        .arg(scenarios)
+        .arg("--rules")
+        .arg(rules)
+        .arg("--alertmanager-config")
+        .arg(am)
+        .args(extra)
+        .env("TMPDIR", tmp);
+    cmd
+}
+
+fn dir_entries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn three_scenarios_fire_route_and_notify_with_hops_in_order() {
+    if !have_tools() {
+        return;
+    }
+    let inputs = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = pack(inputs.path());
+    let junit = inputs.path().join("drill.xml");
+    let o = drill(
+        tmp.path(),
+        &fixtures(),
+        &rules,
+        &library_alertmanager(),
+        &["-o", "json", "--junit"],
+    )
+    .arg(&junit)
+    .output()
+    .unwrap();
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{}", stderr(&o));
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let scenarios = report["scenarios"].as_array().unwrap();
+    assert_eq!(scenarios.len(), 3, "{out}");
+    for s in scenarios {
+        let cases = s["cases"].as_array().unwrap();
+        assert!(cases.iter().all(|c| c["passed"] == true), "{out}");
+        for c in cases
+            .iter()
+            .filter(|c| c["name"].as_str().unwrap().starts_with("alert "))
+        {
+            let hops = c["hops"].as_array().unwrap();
+            let names: Vec<&str> = hops.iter().map(|h| h["hop"].as_str().unwrap()).collect();
+            assert_eq!(
+                names.len(),
+                5,
+                "fault, pending, firing, Alertmanager, receiver: {names:?}"
+            );
+            assert!(names[0].starts_with("fault "), "{names:?}");
+            assert_eq!(
+                &names[1..4],
+                [
+                    "pending in Prometheus",
+                    "firing in Prometheus",
+                    "in Alertmanager"
+                ]
+            );
+            assert!(names[4].starts_with("delivered to flux-"), "{names:?}");
+            for pair in hops.windows(2) {
+                for key in ["scenario", "wall"] {
+                    assert!(
+                        pair[0][key].as_f64() <= pair[1][key].as_f64(),
+                        "{key} out of order: {pair:?}"
+                    );
+                }
+            }
+            // Scenario time is wall time times the scale.
+            for h in hops {
+                let (sc, wall) = (h["scenario"].as_f64().unwrap(), h["wall"].as_f64().unwrap());
+                assert!((sc - wall * 60.0).abs() < 0.5, "{h}");
+            }
+        }
+        let notes = s["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["name"].as_str().unwrap().starts_with("notification "));
+        for n in notes {
+            assert_eq!(n["hops"].as_array().unwrap().len(), 2, "{n}");
+        }
+    }
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("<testsuites") && xml.contains("drill-controller-down"),
+        "{xml}"
+    );
+    assert!(
+        dir_entries(tmp.path()).is_empty(),
+        "left behind: {:?}",
+        dir_entries(tmp.path())
+    );
+}
+
+#[test]
+fn a_route_to_another_receiver_fails_naming_the_receiver_reached() {
+    if !have_tools() {
+        return;
+    }
+    let inputs = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = pack(inputs.path());
+    // The critical route is gone: critical Flux alerts fall through to flux-warnings.
+    let am = inputs.path().join("alertmanager.yaml");
+    std::fs::write(
+        &am,
+        "route:\n  receiver: default\n  group_by: [alertname]\n  group_wait: 10s\n  routes:\n    - matchers: ['alertname=~\"Flux.+\"']\n      receiver: flux-warnings\n\
+receivers:\n  - name: default\n    webhook_configs: [{url: 'http://alert-sink.example/default'}]\n  - name: flux-critical\n    slack_configs: [{api_url: 'https://hooks.slack.com/x', channel: '#oncall'}]\n  - name: flux-warnings\n    slack_configs: [{api_url: 'https://hooks.slack.com/y', channel: '#platform'}]\n",
+    )
+    .unwrap();
+    let o = drill(
+        tmp.path(),
+        &fixtures().join("controller-down.yaml"),
+        &rules,
+        &am,
+        &[],
+    )
+    .output()
+    .unwrap();
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{}", stderr(&o));
+    assert!(out.contains("FAIL alert FluxControllerDown"), "{out}");
+    assert!(
+        out.contains("reached receiver flux-warnings instead of flux-critical"),
+        "{out}"
+    );
+    assert!(out.contains("delivered to flux-warnings"), "{out}");
+    assert!(
+        dir_entries(tmp.path()).is_empty(),
+        "left behind: {:?}",
+        dir_entries(tmp.path())
+    );
+}
+
+fn alive(pid: u32) -> bool {
+    // A zombie is dead for our purposes only once reaped; /proc/<pid> disappears then.
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[test]
+fn sigint_mid_drill_leaves_no_process_port_or_directory() {
+    if !have_tools() {
+        return;
+    }
+    let inputs = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = pack(inputs.path());
+    let mut child = drill(
+        tmp.path(),
+        &fixtures().join("controller-down.yaml"),
+        &rules,
+        &library_alertmanager(),
+        &[],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut pids = Vec::new();
+    let mut addrs: Vec<SocketAddr> = Vec::new();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut log = String::new();
+    let started = Instant::now();
+    // Read until the scenario clock runs (flux-sim is up) and the fault has started.
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let Some(i) = words.iter().position(|w| *w == "pid") {
+            pids.push(words[i + 1].parse::<u32>().unwrap());
+        }
+        for w in &words {
+            if let Some(a) = w
+                .trim_start_matches("http://")
+                .trim_end_matches(',')
+                .parse::<SocketAddr>()
+                .ok()
+            {
+                addrs.push(a);
+            }
+        }
+        if line.contains("fault controller-down starts") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{log}");
+    }
+    assert_eq!(pids.len(), 2, "prometheus and alertmanager pids: {log}");
+    assert!(
+        addrs.len() >= 5,
+        "prometheus, alertmanager, sink, stand-ins, API: {log}"
+    );
+    assert!(pids.iter().all(|p| alive(*p)), "{log}");
+    assert!(
+        !dir_entries(tmp.path()).is_empty(),
+        "the drill works under TMPDIR"
+    );
+
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(2), "{log}{}", rest.join("\n"));
+    assert!(
+        rest.iter().any(|l| l.contains("interrupted")),
+        "{}",
+        rest.join("\n")
+    );
+    for pid in &pids {
+        assert!(!alive(*pid), "process {pid} outlived the drill");
+    }
+    for a in &addrs {
+        assert!(
+            TcpStream::connect_timeout(a, Duration::from_millis(200)).is_err(),
+            "{a} still accepts connections"
+        );
+    }
+    assert!(
+        dir_entries(tmp.path()).is_empty(),
+        "left behind: {:?}",
+        dir_entries(tmp.path())
+    );
+}
