@@ -59,3 +59,4 @@ if "$bin/kubectl-flux_monitor" status --help >/dev/null 2>&1; then
   echo "kubectl flux-monitor status -A -o json: ${p_secs} s, peak ${p_mib} MiB, ${rows} objects judged"
   echo "wall-time ratio status/kubectl: ${ratio} (goal <= 0.50)"
 fi
+cleanup; bash scripts/bench-drill.sh "$bin" # drill latency per hop against the theoretical minimum (after the 10,000-object server is gone)
