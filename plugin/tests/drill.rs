@@ -226,11 +226,10 @@ fn sigint_mid_drill_leaves_no_process_port_or_directory() {
             pids.push(words[i + 1].parse::<u32>().unwrap());
         }
         for w in &words {
-            if let Some(a) = w
+            if let Ok(a) = w
                 .trim_start_matches("http://")
                 .trim_end_matches(',')
                 .parse::<SocketAddr>()
-                .ok()
             {
                 addrs.push(a);
             }

@@ -87,7 +87,7 @@ impl Observer {
     fn instant_of(&self, ts: &str) -> Option<Instant> {
         let t: jiff::Timestamp = ts.parse().ok()?;
         let d = t.duration_since(self.base.1);
-        let std = Duration::try_from(d.unsigned_abs()).ok()?;
+        let std = d.unsigned_abs();
         if d.is_negative() {
             self.base.0.checked_sub(std)
         } else {
