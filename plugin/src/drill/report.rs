@@ -5,8 +5,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use owo_colors::OwoColorize;
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use crate::output::expectations::{self, JunitCase, JunitSuite};
 
 use super::judge::{fmt_d, Case, Hop};
 
@@ -73,12 +72,7 @@ pub fn text(reports: &[ScenarioReport], elapsed: Duration, color: bool) -> Strin
             out.push_str("  (no expectations)\n");
         }
         for c in &r.cases {
-            let tag = match (c.passed, color) {
-                (true, true) => "PASS".green().to_string(),
-                (false, true) => "FAIL".red().bold().to_string(),
-                (true, false) => "PASS".into(),
-                (false, false) => "FAIL".into(),
-            };
+            let tag = expectations::tag(c.passed, color);
             if c.passed {
                 passed += 1;
             } else {
@@ -88,13 +82,7 @@ pub fn text(reports: &[ScenarioReport], elapsed: Duration, color: bool) -> Strin
             out.push_str(&hop_table(&c.hops, "         "));
         }
     }
-    let _ = writeln!(
-        out,
-        "{} scenario(s), {} expectation(s): {passed} passed, {failed} failed ({:.1}s)",
-        reports.len(),
-        passed + failed,
-        elapsed.as_secs_f64()
-    );
+    out.push_str(&expectations::summary(reports.len(), passed, failed, elapsed));
     out
 }
 
@@ -109,28 +97,22 @@ pub fn json(reports: &[ScenarioReport]) -> String {
 }
 
 pub fn junit(reports: &[ScenarioReport]) -> String {
-    let mut report = Report::new("kubectl flux-monitor drill");
-    for r in reports {
-        let mut suite = TestSuite::new(format!(
-            "{} (Flux {}, time scale {})",
-            r.name, r.flux_version, r.time_scale
-        ));
-        suite.set_time(r.elapsed);
-        for c in &r.cases {
-            let status = if c.passed {
-                TestCaseStatus::success()
-            } else {
-                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                s.set_message(c.reason.clone());
-                s.set_description(format!("{}:{}: {}", r.file, c.line, c.reason));
-                s
-            };
-            let mut case = TestCase::new(c.name.clone(), status);
-            case.set_classname(r.name.clone());
-            case.set_system_out(format!("{}\n{}", c.reason, hop_table(&c.hops, "")));
-            suite.add_test_case(case);
-        }
-        report.add_test_suite(suite);
-    }
-    report.to_string().unwrap_or_default()
+    let suites = reports.iter().map(|r| JunitSuite {
+        name: format!("{} (Flux {}, time scale {})", r.name, r.flux_version, r.time_scale),
+        scenario: r.name.clone(),
+        file: r.file.clone(),
+        elapsed: r.elapsed,
+        cases: r
+            .cases
+            .iter()
+            .map(|c| JunitCase {
+                name: c.name.clone(),
+                line: c.line,
+                passed: c.passed,
+                reason: c.reason.clone(),
+                system_out: Some(format!("{}\n{}", c.reason, hop_table(&c.hops, ""))),
+            })
+            .collect(),
+    });
+    expectations::junit("kubectl flux-monitor drill", suites)
 }

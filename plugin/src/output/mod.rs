@@ -1,6 +1,7 @@
 //! Renderers of the status report: table and wide in kubectl's layout, json and yaml as a
 //! kubectl-style List. Each reads the same `Report`; none computes anything of its own.
 
+pub mod expectations;
 pub mod list;
 pub mod table;
 

@@ -4,8 +4,7 @@
 use std::time::Duration;
 
 use model::FluxVersion;
-use owo_colors::OwoColorize;
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use crate::output::expectations::{self, JunitCase, JunitSuite};
 
 #[derive(Debug, Clone)]
 pub struct Case {
@@ -53,12 +52,7 @@ pub fn text(reports: &[ScenarioReport], elapsed: Duration, color: bool) -> Strin
             out.push_str("  (no expectations)\n");
         }
         for c in &r.cases {
-            let tag = match (c.passed, color) {
-                (true, true) => "PASS".green().to_string(),
-                (false, true) => "FAIL".red().bold().to_string(),
-                (true, false) => "PASS".into(),
-                (false, false) => "FAIL".into(),
-            };
+            let tag = expectations::tag(c.passed, color);
             if c.passed {
                 passed += 1;
             } else {
@@ -67,37 +61,27 @@ pub fn text(reports: &[ScenarioReport], elapsed: Duration, color: bool) -> Strin
             out.push_str(&format!("  {tag} {}: {}\n", c.name, c.reason));
         }
     }
-    out.push_str(&format!(
-        "{} scenario(s), {} expectation(s): {passed} passed, {failed} failed ({:.1}s)\n",
-        reports.len(),
-        passed + failed,
-        elapsed.as_secs_f64()
-    ));
+    out.push_str(&expectations::summary(reports.len(), passed, failed, elapsed));
     out
 }
 
 pub fn junit(reports: &[ScenarioReport]) -> String {
-    let mut report = Report::new("kubectl flux-monitor test");
-    for r in reports {
-        let mut suite = TestSuite::new(format!("{} (Flux {})", r.name, r.version));
-        suite.set_time(r.elapsed);
-        for c in &r.cases {
-            let status = if c.passed {
-                TestCaseStatus::success()
-            } else {
-                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                s.set_message(c.reason.clone());
-                s.set_description(format!("{}:{}: {}", r.file, c.line, c.reason));
-                s
-            };
-            let mut case = TestCase::new(c.name.clone(), status);
-            case.set_classname(r.name.clone());
-            if c.passed {
-                case.set_system_out(c.reason.clone());
-            }
-            suite.add_test_case(case);
-        }
-        report.add_test_suite(suite);
-    }
-    report.to_string().unwrap_or_default()
+    let suites = reports.iter().map(|r| JunitSuite {
+        name: format!("{} (Flux {})", r.name, r.version),
+        scenario: r.name.clone(),
+        file: r.file.clone(),
+        elapsed: r.elapsed,
+        cases: r
+            .cases
+            .iter()
+            .map(|c| JunitCase {
+                name: c.name.clone(),
+                line: c.line,
+                passed: c.passed,
+                reason: c.reason.clone(),
+                system_out: c.passed.then(|| c.reason.clone()),
+            })
+            .collect(),
+    });
+    expectations::junit("kubectl flux-monitor test", suites)
 }
