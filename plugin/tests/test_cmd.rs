@@ -243,6 +243,21 @@ fn notifications_keep_and_junit() {
 }
 
 #[test]
+fn notification_counts_are_exact() {
+    need!("promtool");
+    // Repeated identical failure events inside notification-controller's 5m rate limit: one
+    // delivery within 4m of the fault.
+    let exp = "    notifications:\n      - {provider: slack, object: Kustomization/apps, afterFault: broken, within: 4m, count: 1}\n      - {provider: slack, object: Kustomization/apps, afterFault: broken, within: 4m, count: 3}\n";
+    let f = Fixture::new(&[("s.yaml", &scenario("2.7", exp)), ("rules.yaml", FIRING_RULE)]);
+    let (code, out, err) = run(&["--scenarios", &f.p("s.yaml"), "--rules", &f.p("rules.yaml")]);
+    assert_eq!(code, 1, "{out}{err}");
+    let lines: Vec<&str> = out.lines().filter(|l| l.contains("notification flux-system/slack")).collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].contains("PASS"), "{out}");
+    assert!(lines[1].contains("FAIL") && lines[1].contains("delivered 1 time(s)") && lines[1].contains("expected exactly 3"), "{out}");
+}
+
+#[test]
 fn bad_input_exits_2_with_file_and_line() {
     let exp = "    alerts:\n      - {alertname: KustomizationFailing, within: 10m}\n";
     let bad_promql =

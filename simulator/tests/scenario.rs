@@ -312,6 +312,11 @@ fn notification_provider_that_is_not_a_provider() {
 }
 
 #[test]
+fn notification_count_of_zero() {
+    assert_error("notification-count-zero.yaml", 52, "count must be at least 1");
+}
+
+#[test]
 fn expectation_object_that_is_not_a_resource() {
     assert_error(
         "expectation-object-missing.yaml",

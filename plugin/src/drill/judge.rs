@@ -330,6 +330,15 @@ pub fn notification(t: &Timeline, n: &NotificationExpectation) -> Case {
     };
     hops.push(t.hop(format!("Flux notification delivered to {provider}"), d.at));
     let took = t.scenario_at(d.at).saturating_sub(start);
+    let delivered_in_window = to_provider
+        .iter()
+        .filter(|d| {
+            matches!(d.delivery.outcome, Outcome::Delivered { .. })
+                && d.severity.as_deref().is_none_or(|s| s == n.severity)
+                && n.text.as_deref().is_none_or(|s| d.delivery.message.contains(s))
+                && t.scenario_at(d.at).saturating_sub(start) <= n.within
+        })
+        .count();
     let (passed, reason) = if took > n.within {
         (
             false,
@@ -337,6 +346,15 @@ pub fn notification(t: &Timeline, n: &NotificationExpectation) -> Case {
                 "delivered late: {} after the {what}, expected within {}",
                 fmt_d(took),
                 fmt_d(n.within)
+            ),
+        )
+    } else if n.count.is_some_and(|want| want as usize != delivered_in_window) {
+        (
+            false,
+            format!(
+                "delivered {delivered_in_window} time(s) within {} of the {what}, expected exactly {}",
+                fmt_d(n.within),
+                n.count.unwrap_or_default()
             ),
         )
     } else {

@@ -190,6 +190,19 @@ pub fn judge(
         posted.len(),
         exp.severity
     );
+    if let (Some(want), Some(_)) = (exp.count, hit) {
+        let got = to_provider
+            .iter()
+            .filter(|d| d.at >= start && d.at <= deadline && text_ok(&d.message))
+            .count();
+        if got != want as usize {
+            return Err(format!(
+                "delivered {got} time(s) between {} and {}, expected exactly {want} ({counts})",
+                fmt(start),
+                fmt(deadline)
+            ));
+        }
+    }
     if let Some(d) = hit {
         return Ok(format!(
             "delivered to Provider {}/{} ({}) at {}, {} after {what}: \"{}\" ({counts})",

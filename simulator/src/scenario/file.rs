@@ -218,6 +218,10 @@ pub struct NotificationExpectationFile {
     /// A substring the delivered message must contain.
     #[serde(default)]
     pub text: Option<String>,
+    /// Exactly this many deliveries in the window (e.g. 1: a storm is rate-limited to one).
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub count: Option<Spanned<u32>>,
     #[serde(default)]
     #[schemars(with = "Option<FaultReference>")]
     pub after_fault: Option<Spanned<String>>,

@@ -241,6 +241,8 @@ pub struct NotificationExpectation {
     pub severity: String,
     /// A substring the delivered message must contain.
     pub text: Option<String>,
+    /// Exactly this many matching deliveries in the window, when given.
+    pub count: Option<u32>,
     pub after_fault: Option<usize>,
     pub within: Duration,
     pub line: usize,

@@ -396,9 +396,17 @@ impl Validator<'_> {
                 None
             }
         };
+        let count = match &n.count {
+            Some(c) if c.value == 0 => {
+                self.error(line(c), "count must be at least 1 (to forbid notifications, leave the Provider out of every Alert)".to_string());
+                return None;
+            }
+            c => c.as_ref().map(|c| c.value),
+        };
         let after = self.after_fault(n.after_fault.as_ref(), fault_count, names);
         let within = self.within(n.within.as_ref(), scenario_duration);
         Some(NotificationExpectation {
+            count,
             provider: provider?,
             object: object?,
             severity: severity?,
