@@ -45,6 +45,7 @@ fn scenario(version: &str, resources: Vec<Resource>, faults: Vec<FaultSpec>) -> 
 
 fn fault(at: u64, target: ObjectRef, fault: Fault, duration: Option<u64>) -> FaultSpec {
     FaultSpec {
+        name: None,
         at: Duration::from_secs(at),
         target: FaultTarget::Object(target),
         fault,

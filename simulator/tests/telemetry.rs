@@ -167,6 +167,7 @@ fn legacy_gauges_follow_the_flux_version() {
 fn virtual_scraper_shows_error_rate_slow_and_controller_down() {
     let mut s = small("2.7");
     let fault = |at: u64, fault: Fault, target: FaultTarget, duration: Option<u64>| FaultSpec {
+        name: None,
         at: Duration::from_secs(at),
         target,
         fault,
@@ -486,6 +487,7 @@ async fn prometheus_scrapes_demo_at_the_newest_version() {
     let mut scenario = demo(None);
     // kustomize-controller goes down 12s into the run for 5s, then comes back on the same port.
     scenario.faults.push(FaultSpec {
+        name: None,
         at: start_at + Duration::from_secs(12),
         target: FaultTarget::Controller(Controller::Kustomize),
         fault: Fault::ControllerDown,

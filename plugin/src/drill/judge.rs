@@ -98,7 +98,8 @@ impl Timeline<'_> {
                     simulator::scenario::FaultTarget::Object(o) => o.to_string(),
                     simulator::scenario::FaultTarget::Controller(c) => c.name().to_string(),
                 };
-                (f.at, format!("fault {} on {target}", f.fault.name()))
+                let name = f.name.as_ref().map(|n| format!(" {n}")).unwrap_or_default();
+                (f.at, format!("fault{name} {} on {target}", f.fault.name()))
             }
             None => (Duration::ZERO, "scenario start".into()),
         }

@@ -50,7 +50,12 @@ pub fn window_start(s: &Scenario, after_fault: Option<usize>) -> (Duration, Stri
     match after_fault.and_then(|i| s.faults.get(i).map(|f| (i, f))) {
         Some((i, f)) => (
             f.at,
-            format!("fault {i} ({} at {})", f.fault.name(), human(f.at)),
+            format!(
+                "{} ({} at {})",
+                f.name.clone().unwrap_or_else(|| format!("fault {i}")),
+                f.fault.name(),
+                human(f.at)
+            ),
         ),
         None => (Duration::ZERO, "the scenario's start".into()),
     }

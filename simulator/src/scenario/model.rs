@@ -175,6 +175,8 @@ pub enum FaultTarget {
 /// One entry of the fault timeline.
 #[derive(Debug, Clone)]
 pub struct FaultSpec {
+    /// The fault's optional `name:` (expectations refer to it; reports show it).
+    pub name: Option<String>,
     /// Scenario time the fault starts.
     pub at: Duration,
     pub target: FaultTarget,

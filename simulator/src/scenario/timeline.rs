@@ -168,6 +168,7 @@ impl Validator<'_> {
             return None;
         }
         Some(FaultSpec {
+            name: f.name.as_ref().map(|n| n.value.clone()),
             at,
             target,
             fault,
