@@ -466,6 +466,18 @@ pub fn allowed_source_kinds(kind: &str) -> &'static [&'static str] {
 /// Kinds a HelmRelease `spec.chartRef` may name.
 pub const CHART_REF_KINDS: &[&str] = &["OCIRepository", "HelmChart", "ExternalArtifact"];
 
+/// The kinds whose artifacts (or scan results) `kind` consumes: a new revision there makes
+/// Flux reconcile the consumer at once.
+pub fn upstream_kinds(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "Kustomization" | "HelmChart" | "ImageUpdateAutomation" => allowed_source_kinds(kind),
+        // The chart template's generated HelmChart, or a chartRef.
+        "HelmRelease" => CHART_REF_KINDS,
+        "ImagePolicy" => &["ImageRepository"],
+        _ => &[],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,6 +497,15 @@ mod tests {
         assert!(ea.exists_in(v(7)));
         assert_eq!(by_kind("ImagePolicy").unwrap().preferred_version(v(7)), Some("v1"));
         assert_eq!(by_kind("Bucket").unwrap().preferred_version(v(3)), Some("v1beta2"));
+    }
+
+    #[test]
+    fn upstreams_are_what_each_kind_consumes() {
+        assert!(upstream_kinds("Kustomization").contains(&"GitRepository"));
+        assert!(!upstream_kinds("Kustomization").contains(&"HelmRepository"));
+        assert_eq!(upstream_kinds("HelmRelease"), CHART_REF_KINDS);
+        assert_eq!(upstream_kinds("ImagePolicy"), &["ImageRepository"]);
+        assert!(upstream_kinds("GitRepository").is_empty());
     }
 
     #[test]

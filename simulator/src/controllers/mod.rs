@@ -134,8 +134,9 @@ pub async fn start(client: Client, opts: Options) -> JoinSet<()> {
         let mut controller = Controller::for_stream_with(trigger, reader, ar.clone());
         // As Flux's controllers watch their sources: a new artifact revision upstream
         // reconciles the objects that consume it at once.
-        if !info.refs.is_empty() {
-            for (up_ar, up) in api_resources.values().filter(|(_, k)| k.is_source || k.kind == "ImageRepository") {
+        {
+            let upstream = model::kinds::upstream_kinds(info.kind);
+            for (up_ar, up) in api_resources.values().filter(|(_, k)| upstream.contains(&k.kind)) {
                 let up_api: Api<DynamicObject> = Api::all_with(client.clone(), up_ar);
                 let revisions = watcher(up_api, watcher::Config::default()).default_backoff().applied_objects();
                 let world = ctx.clone();
