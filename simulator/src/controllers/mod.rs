@@ -61,6 +61,10 @@ pub(crate) struct Ctx {
     clock: Clock,
     attempts: Mutex<HashMap<ObjectRef, u64>>,
     observer: Option<Observer>,
+    /// Indices of the scenario's suspend and stale faults whose spec write the timeline has
+    /// made: until then a reconcile does not act on them (as in virtual time, a fault from the
+    /// very start strikes after the object's first reconcile).
+    written: Mutex<std::collections::HashSet<usize>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +122,7 @@ pub async fn start(client: Client, opts: Options) -> JoinSet<()> {
         clock: opts.clock,
         attempts: Mutex::new(HashMap::new()),
         observer: opts.observer,
+        written: Mutex::new(timeline::written_before(&opts.scenario, opts.clock.start_at())),
     });
 
     for (ar, info) in api_resources.values() {
@@ -200,11 +205,17 @@ fn error_policy(_obj: Arc<DynamicObject>, err: &Error, ctx: Arc<Ctx>) -> Action 
 impl Ctx {
     /// Faults the scenario's timeline puts on `object` now (annotation faults are read by the core).
     fn object_faults(&self, object: &ObjectRef, t: Duration) -> Vec<ActiveFault> {
+        let written = self.written.lock().expect("written lock");
         self.scenario
             .faults
             .iter()
-            .filter(|f| f.active_at(t) && f.target == FaultTarget::Object(object.clone()))
-            .map(ActiveFault::from_spec)
+            .enumerate()
+            .filter(|(i, f)| {
+                f.active_at(t)
+                    && f.target == FaultTarget::Object(object.clone())
+                    && (!timeline::writes_spec(f.fault) || written.contains(i))
+            })
+            .map(|(_, f)| ActiveFault::from_spec(f))
             .collect()
     }
 

@@ -12,8 +12,25 @@ use serde_json::json;
 use super::{patch_params, Ctx};
 use crate::scenario::{Fault, FaultTarget};
 
+/// Whether a fault stands for a user's spec write the timeline makes (suspend, stale).
+pub(super) fn writes_spec(fault: Fault) -> bool {
+    matches!(fault, Fault::Suspend | Fault::Stale)
+}
+
+/// The spec-writing faults already part of the seeded history when serving starts at `start`.
+pub(super) fn written_before(scenario: &crate::scenario::Scenario, start: Duration) -> std::collections::HashSet<usize> {
+    scenario
+        .faults
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| writes_spec(f.fault) && start > Duration::ZERO && f.at <= start)
+        .map(|(i, _)| i)
+        .collect()
+}
+
 /// One write the timeline makes at a scenario time.
 struct Action {
+    fault: usize,
     at: Duration,
     target: model::ObjectRef,
     patch: serde_json::Value,
@@ -23,17 +40,17 @@ struct Action {
 pub(super) async fn run(ctx: Arc<Ctx>) {
     let start = ctx.clock.start_at();
     let mut actions: Vec<Action> = Vec::new();
-    for f in &ctx.scenario.faults {
+    for (fault, f) in ctx.scenario.faults.iter().enumerate() {
         let FaultTarget::Object(target) = &f.target else { continue };
         match f.fault {
             Fault::Suspend => {
-                actions.push(Action { at: f.at, target: target.clone(), patch: json!({"spec": {"suspend": true}}), what: "suspend" });
+                actions.push(Action { fault, at: f.at, target: target.clone(), patch: json!({"spec": {"suspend": true}}), what: "suspend" });
                 if let Some(d) = f.duration {
-                    actions.push(Action { at: f.at + d, target: target.clone(), patch: json!({"spec": {"suspend": false}}), what: "resume" });
+                    actions.push(Action { fault, at: f.at + d, target: target.clone(), patch: json!({"spec": {"suspend": false}}), what: "resume" });
                 }
             }
             Fault::Stale => {
-                actions.push(Action { at: f.at, target: target.clone(), patch: json!({"spec": {"timeout": "5m1s"}}), what: "spec change (stale)" });
+                actions.push(Action { fault, at: f.at, target: target.clone(), patch: json!({"spec": {"timeout": "5m1s"}}), what: "spec change (stale)" });
             }
             _ => {}
         }
@@ -55,6 +72,7 @@ pub(super) async fn run(ctx: Arc<Ctx>) {
         } else {
             tracing::info!(target = %action.target, "scenario action: {}", action.what);
         }
+        ctx.written.lock().expect("written lock").insert(action.fault);
     }
 }
 
