@@ -183,15 +183,12 @@ pub async fn run(
     signals: watch::Receiver<u32>,
 ) -> Result<ScenarioReport, Stop> {
     let started = Instant::now();
-    let Prepared {
-        tmp,
-        sink,
-        proxies,
-        prom,
-        am,
-        am_config,
-        mut notes,
-    } = prepared;
+    // The running parts stay in `prepared`, so every way out cleans up through it.
+    let mut prepared = prepared;
+    let mut notes = std::mem::take(&mut prepared.notes);
+    let am_config = prepared.am_config.take();
+    let (tmp, sink, proxies, prom, am) =
+        (&prepared.tmp, &prepared.sink, &prepared.proxies, &prepared.prom, &prepared.am);
     let sink_url = sink.url("");
     progress.event(&format!(
         "prometheus pid {} listening on http://{}",
@@ -210,17 +207,7 @@ pub async fn run(
         standins.join(" ")
     ));
     if interrupted(&signals) {
-        Prepared {
-            tmp,
-            sink,
-            proxies,
-            prom,
-            am,
-            am_config,
-            notes,
-        }
-        .cleanup()
-        .await;
+        prepared.cleanup().await;
         return Err(Stop::Interrupted);
     }
 
@@ -243,17 +230,7 @@ pub async fn run(
     let serving = match serving {
         Ok(s) => s,
         Err(e) => {
-            Prepared {
-                tmp,
-                sink,
-                proxies,
-                prom,
-                am,
-                am_config,
-                notes,
-            }
-            .cleanup()
-            .await;
+            prepared.cleanup().await;
             return Err(Stop::Error(format!("starting flux-sim: {e:#}")));
         }
     };
@@ -271,9 +248,9 @@ pub async fn run(
         inputs,
         progress,
         &serving,
-        &prom,
+        prom,
         am.as_ref(),
-        &sink,
+        sink,
         receivers,
         signals,
     )
@@ -282,17 +259,7 @@ pub async fn run(
     // Clean-up, whatever happened.
     serving.stop().await;
     let am_config = am_config.map(|c| (c.receivers.len(), c.group_waits));
-    Prepared {
-        tmp,
-        sink,
-        proxies,
-        prom,
-        am,
-        am_config: None,
-        notes: Vec::new(),
-    }
-    .cleanup()
-    .await;
+    prepared.cleanup().await;
     progress.clear();
     let (observer, scenario_start, ended, cut_short) = outcome?;
 
