@@ -18,13 +18,7 @@ fn instance(controller: model::Controller) -> String {
 }
 
 fn core_events() -> ApiResource {
-    ApiResource {
-        group: String::new(),
-        version: "v1".into(),
-        api_version: "v1".into(),
-        kind: "Event".into(),
-        plural: "events".into(),
-    }
+    ApiResource::erase::<k8s_openapi::api::core::v1::Event>(&())
 }
 
 /// An observer that posts every reconcile's events to `sender` (when given) and records them as

@@ -22,13 +22,7 @@ impl ApiSource {
 
     fn resource(&self, kind: &str) -> Result<ApiResource, String> {
         if kind == "Secret" {
-            return Ok(ApiResource {
-                group: String::new(),
-                version: "v1".into(),
-                api_version: "v1".into(),
-                kind: "Secret".into(),
-                plural: "secrets".into(),
-            });
+            return Ok(ApiResource::erase::<k8s_openapi::api::core::v1::Secret>(&()));
         }
         model::kinds::by_kind(kind)
             .and_then(|k| api_resource(k, self.version))
