@@ -2,6 +2,9 @@
 //! names, printer columns, owning controller, and where each kind keeps its revision and references.
 //! Code that lists, judges or prints Flux objects loops over this table instead of naming kinds.
 
+use std::sync::LazyLock;
+
+use crate::catalog;
 use crate::version::FluxVersion;
 
 /// The Flux controller that reconciles a kind.
@@ -13,16 +16,19 @@ pub enum Controller {
     Notification,
     ImageReflector,
     ImageAutomation,
+    /// Reconciles ArtifactGenerators (Flux 2.7+), installed only on request.
+    SourceWatcher,
 }
 
 impl Controller {
-    pub const ALL: [Controller; 6] = [
+    pub const ALL: [Controller; 7] = [
         Controller::Source,
         Controller::Kustomize,
         Controller::Helm,
         Controller::Notification,
         Controller::ImageReflector,
         Controller::ImageAutomation,
+        Controller::SourceWatcher,
     ];
 
     /// The Deployment and `reportingController` name, as Flux installs it.
@@ -34,11 +40,48 @@ impl Controller {
             Controller::Notification => "notification-controller",
             Controller::ImageReflector => "image-reflector-controller",
             Controller::ImageAutomation => "image-automation-controller",
+            Controller::SourceWatcher => "source-watcher",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Controller> {
         Controller::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    fn data(self) -> &'static catalog::ControllerData {
+        catalog::DATA_FILE
+            .controllers
+            .iter()
+            .find(|c| c.name == self.name())
+            .unwrap_or_else(|| panic!("{} is missing from model/data/flux.yaml", self.name()))
+    }
+
+    /// Whether `release` has this controller (installed by default or on request).
+    pub fn exists_in(self, release: FluxVersion) -> bool {
+        self.data().releases.contains(release)
+    }
+
+    /// Installed only on request (`flux install --components-extra`).
+    pub fn is_optional(self) -> bool {
+        self.data().optional
+    }
+
+    /// The controller's `--concurrent` default: how many objects it reconciles at once.
+    pub fn concurrent(self) -> u32 {
+        self.data().concurrent
+    }
+
+    /// The controllers `release` runs: the default ones, plus the optional ones when asked for.
+    pub fn in_release(release: FluxVersion, optional: &[Controller]) -> Vec<Controller> {
+        Controller::ALL
+            .into_iter()
+            .filter(|c| c.exists_in(release) && (!c.is_optional() || optional.contains(c)))
+            .collect()
+    }
+
+    /// This controller's version in `release` (`v1.9.4`), as its image tag says.
+    pub fn version_in(self, release: FluxVersion) -> Option<&'static str> {
+        catalog::controller_version(release, self.name())
     }
 }
 
@@ -49,7 +92,8 @@ pub enum RevisionSource {
     Artifact,
     /// `status.lastAppliedRevision` (Kustomization).
     LastApplied,
-    /// `status.history[0].chartVersion`, falling back to `status.lastAppliedRevision` (HelmRelease).
+    /// `status.history[0].chartVersion`, falling back to `status.lastAttemptedRevision`
+    /// (HelmRelease v2 has no lastAppliedRevision; `flux get hr` reads it this way).
     HelmHistory,
     /// `status.latestRef.tag` (v1) or the tag of `status.latestImage` (v1beta2) (ImagePolicy).
     LatestImage,
@@ -57,8 +101,23 @@ pub enum RevisionSource {
     LastPushCommit,
     /// `status.lastScanResult.latestTags[0]` (ImageRepository).
     LatestTag,
-    /// No revision (Alert, Provider, Receiver).
+    /// No revision (Alert, Provider, Receiver, ArtifactGenerator).
     None,
+}
+
+impl RevisionSource {
+    fn from_data(name: &str) -> RevisionSource {
+        match name {
+            "artifact" => RevisionSource::Artifact,
+            "lastApplied" => RevisionSource::LastApplied,
+            "helmHistory" => RevisionSource::HelmHistory,
+            "latestImage" => RevisionSource::LatestImage,
+            "lastPushCommit" => RevisionSource::LastPushCommit,
+            "latestTag" => RevisionSource::LatestTag,
+            "none" => RevisionSource::None,
+            other => panic!("model/data/flux.yaml: unknown revision source {other:?}"),
+        }
+    }
 }
 
 /// How one kind refers to another object it depends on.
@@ -69,7 +128,7 @@ pub enum RefField {
     /// `spec.chart.spec.sourceRef`: the HelmRelease's chart template; source-controller makes a
     /// HelmChart named `<release namespace>-<release name>` in the source's namespace.
     ChartTemplateSourceRef,
-    /// `spec.chartRef {kind: OCIRepository|HelmChart, name, namespace?}`.
+    /// `spec.chartRef {kind: OCIRepository|HelmChart|ExternalArtifact, name, namespace?}`.
     ChartRef,
     /// `spec.dependsOn[] {name, namespace?}`, same kind.
     DependsOn,
@@ -77,345 +136,272 @@ pub enum RefField {
     ImageRepositoryRef,
     /// `spec.providerRef {name}` (Alert), same namespace.
     ProviderRef,
+    /// `spec.sources[] {alias, kind, name, namespace?}` (ArtifactGenerator).
+    Sources,
 }
 
-/// The versions a release serves for a kind, from `since` until the next span. Preferred first.
-#[derive(Debug, Clone, Copy)]
-pub struct VersionSpan {
-    pub since: FluxVersion,
-    pub served: &'static [&'static str],
+impl RefField {
+    fn from_data(name: &str) -> RefField {
+        match name {
+            "sourceRef" => RefField::SourceRef,
+            "chartTemplateSourceRef" => RefField::ChartTemplateSourceRef,
+            "chartRef" => RefField::ChartRef,
+            "dependsOn" => RefField::DependsOn,
+            "imageRepositoryRef" => RefField::ImageRepositoryRef,
+            "providerRef" => RefField::ProviderRef,
+            "sources" => RefField::Sources,
+            other => panic!("model/data/flux.yaml: unknown reference field {other:?}"),
+        }
+    }
 }
 
 /// A CRD additionalPrinterColumn, as Flux's CRDs declare it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PrinterColumn {
     pub name: &'static str,
     pub type_: &'static str,
     pub json_path: &'static str,
+    /// 0 for the default view, 1 for `-o wide` only.
+    pub priority: i32,
 }
 
-#[derive(Debug, Clone, Copy)]
+/// What one release serves of a kind.
+#[derive(Debug, Clone)]
+struct ReleaseView {
+    /// Served versions in Kubernetes' priority order (GA before beta before alpha, higher first):
+    /// the order discovery lists them and kubectl picks from.
+    served: Vec<&'static str>,
+    storage: &'static str,
+    deprecated: Vec<&'static str>,
+    short_names: Vec<&'static str>,
+    categories: Vec<&'static str>,
+    /// Per served version: printer columns and whether `/status` is a subresource.
+    columns: Vec<(&'static str, Vec<PrinterColumn>, bool)>,
+}
+
+/// One Flux kind and what each release serves of it.
+#[derive(Debug, Clone)]
 pub struct KindInfo {
     pub kind: &'static str,
     pub group: &'static str,
     pub plural: &'static str,
     pub singular: &'static str,
-    pub short_names: &'static [&'static str],
     pub controller: Controller,
-    pub versions: &'static [VersionSpan],
     /// False for kinds with no status at all (Alert and Provider v1beta3).
     pub has_status: bool,
     pub revision: RevisionSource,
     pub refs: &'static [RefField],
     /// Source kinds produce artifacts that other kinds consume.
     pub is_source: bool,
-    pub printer_columns: &'static [PrinterColumn],
+    /// Every short name any release gives the kind (kubectl resolves them).
+    pub short_names: &'static [&'static str],
+    releases: Vec<(FluxVersion, ReleaseView)>,
 }
 
-const fn v(minor: u32) -> FluxVersion {
-    FluxVersion::new(2, minor)
+fn leak<T>(v: Vec<T>) -> &'static [T] {
+    Box::leak(v.into_boxed_slice())
 }
 
-const AGE: PrinterColumn = PrinterColumn { name: "Age", type_: "date", json_path: ".metadata.creationTimestamp" };
-const READY: PrinterColumn = PrinterColumn {
-    name: "Ready",
-    type_: "string",
-    json_path: ".status.conditions[?(@.type==\"Ready\")].status",
-};
-const STATUS: PrinterColumn = PrinterColumn {
-    name: "Status",
-    type_: "string",
-    json_path: ".status.conditions[?(@.type==\"Ready\")].message",
-};
-const URL: PrinterColumn = PrinterColumn { name: "URL", type_: "string", json_path: ".spec.url" };
-
-const SOURCE: &str = "source.toolkit.fluxcd.io";
-const IMAGE: &str = "image.toolkit.fluxcd.io";
-const NOTIFICATION: &str = "notification.toolkit.fluxcd.io";
-
-/// Every Flux kind, in the order `flux get all` prints them.
-pub static KINDS: &[KindInfo] = &[
-    KindInfo {
-        kind: "OCIRepository",
-        group: SOURCE,
-        plural: "ocirepositories",
-        singular: "ocirepository",
-        short_names: &["ocirepo"],
-        controller: Controller::Source,
-        versions: &[
-            VersionSpan { since: v(2), served: &["v1beta2"] },
-            VersionSpan { since: v(6), served: &["v1", "v1beta2"] },
-        ],
-        has_status: true,
-        revision: RevisionSource::Artifact,
-        refs: &[],
-        is_source: true,
-        printer_columns: &[URL, READY, STATUS, AGE],
-    },
-    KindInfo {
-        kind: "Bucket",
-        group: SOURCE,
-        plural: "buckets",
-        singular: "bucket",
-        short_names: &[],
-        controller: Controller::Source,
-        versions: &[
-            VersionSpan { since: v(2), served: &["v1beta2", "v1beta1"] },
-            VersionSpan { since: v(4), served: &["v1", "v1beta2", "v1beta1"] },
-        ],
-        has_status: true,
-        revision: RevisionSource::Artifact,
-        refs: &[],
-        is_source: true,
-        printer_columns: &[
-            PrinterColumn { name: "Endpoint", type_: "string", json_path: ".spec.endpoint" },
-            AGE,
-            READY,
-            STATUS,
-        ],
-    },
-    KindInfo {
-        kind: "GitRepository",
-        group: SOURCE,
-        plural: "gitrepositories",
-        singular: "gitrepository",
-        short_names: &["gitrepo"],
-        controller: Controller::Source,
-        versions: &[VersionSpan { since: v(2), served: &["v1", "v1beta2", "v1beta1"] }],
-        has_status: true,
-        revision: RevisionSource::Artifact,
-        refs: &[],
-        is_source: true,
-        printer_columns: &[URL, AGE, READY, STATUS],
-    },
-    KindInfo {
-        kind: "HelmRepository",
-        group: SOURCE,
-        plural: "helmrepositories",
-        singular: "helmrepository",
-        short_names: &["helmrepo"],
-        controller: Controller::Source,
-        versions: &[
-            VersionSpan { since: v(2), served: &["v1beta2", "v1beta1"] },
-            VersionSpan { since: v(3), served: &["v1", "v1beta2", "v1beta1"] },
-        ],
-        has_status: true,
-        revision: RevisionSource::Artifact,
-        refs: &[],
-        is_source: true,
-        printer_columns: &[URL, AGE, READY, STATUS],
-    },
-    KindInfo {
-        kind: "HelmChart",
-        group: SOURCE,
-        plural: "helmcharts",
-        singular: "helmchart",
-        short_names: &["hc"],
-        controller: Controller::Source,
-        versions: &[
-            VersionSpan { since: v(2), served: &["v1beta2", "v1beta1"] },
-            VersionSpan { since: v(3), served: &["v1", "v1beta2", "v1beta1"] },
-        ],
-        has_status: true,
-        revision: RevisionSource::Artifact,
-        refs: &[RefField::SourceRef],
-        is_source: true,
-        printer_columns: &[
-            PrinterColumn { name: "Chart", type_: "string", json_path: ".spec.chart" },
-            PrinterColumn { name: "Version", type_: "string", json_path: ".spec.version" },
-            PrinterColumn { name: "Source Kind", type_: "string", json_path: ".spec.sourceRef.kind" },
-            PrinterColumn { name: "Source Name", type_: "string", json_path: ".spec.sourceRef.name" },
-            AGE,
-            READY,
-            STATUS,
-        ],
-    },
-    KindInfo {
-        kind: "ExternalArtifact",
-        group: SOURCE,
-        plural: "externalartifacts",
-        singular: "externalartifact",
-        short_names: &[],
-        controller: Controller::Source,
-        versions: &[VersionSpan { since: v(7), served: &["v1"] }],
-        has_status: true,
-        revision: RevisionSource::Artifact,
-        refs: &[],
-        is_source: true,
-        printer_columns: &[AGE, READY, STATUS],
-    },
-    KindInfo {
-        kind: "ImageRepository",
-        group: IMAGE,
-        plural: "imagerepositories",
-        singular: "imagerepository",
-        short_names: &[],
-        controller: Controller::ImageReflector,
-        versions: &[
-            VersionSpan { since: v(2), served: &["v1beta2", "v1beta1"] },
-            VersionSpan { since: v(7), served: &["v1", "v1beta2"] },
-        ],
-        has_status: true,
-        revision: RevisionSource::LatestTag,
-        refs: &[],
-        is_source: false,
-        printer_columns: &[
-            PrinterColumn { name: "Last scan", type_: "string", json_path: ".status.lastScanResult.scanTime" },
-            PrinterColumn { name: "Tags", type_: "string", json_path: ".status.lastScanResult.tagCount" },
-            READY,
-            STATUS,
-            AGE,
-        ],
-    },
-    KindInfo {
-        kind: "ImagePolicy",
-        group: IMAGE,
-        plural: "imagepolicies",
-        singular: "imagepolicy",
-        short_names: &[],
-        controller: Controller::ImageReflector,
-        versions: &[
-            VersionSpan { since: v(2), served: &["v1beta2", "v1beta1"] },
-            VersionSpan { since: v(7), served: &["v1", "v1beta2"] },
-        ],
-        has_status: true,
-        revision: RevisionSource::LatestImage,
-        refs: &[RefField::ImageRepositoryRef],
-        is_source: false,
-        printer_columns: &[
-            PrinterColumn { name: "LatestImage", type_: "string", json_path: ".status.latestImage" },
-            READY,
-            STATUS,
-            AGE,
-        ],
-    },
-    KindInfo {
-        kind: "ImageUpdateAutomation",
-        group: IMAGE,
-        plural: "imageupdateautomations",
-        singular: "imageupdateautomation",
-        short_names: &[],
-        controller: Controller::ImageAutomation,
-        versions: &[
-            VersionSpan { since: v(2), served: &["v1beta1"] },
-            VersionSpan { since: v(3), served: &["v1beta2", "v1beta1"] },
-            VersionSpan { since: v(7), served: &["v1", "v1beta2"] },
-        ],
-        has_status: true,
-        revision: RevisionSource::LastPushCommit,
-        refs: &[RefField::SourceRef],
-        is_source: false,
-        printer_columns: &[
-            PrinterColumn { name: "Last run", type_: "string", json_path: ".status.lastAutomationRunTime" },
-            READY,
-            STATUS,
-            AGE,
-        ],
-    },
-    KindInfo {
-        kind: "HelmRelease",
-        group: "helm.toolkit.fluxcd.io",
-        plural: "helmreleases",
-        singular: "helmrelease",
-        short_names: &["hr"],
-        controller: Controller::Helm,
-        versions: &[
-            VersionSpan { since: v(2), served: &["v2beta2", "v2beta1"] },
-            VersionSpan { since: v(3), served: &["v2", "v2beta2", "v2beta1"] },
-        ],
-        has_status: true,
-        revision: RevisionSource::HelmHistory,
-        refs: &[RefField::ChartTemplateSourceRef, RefField::ChartRef, RefField::DependsOn],
-        is_source: false,
-        printer_columns: &[AGE, READY, STATUS],
-    },
-    KindInfo {
-        kind: "Kustomization",
-        group: "kustomize.toolkit.fluxcd.io",
-        plural: "kustomizations",
-        singular: "kustomization",
-        short_names: &["ks"],
-        controller: Controller::Kustomize,
-        versions: &[VersionSpan { since: v(2), served: &["v1", "v1beta2", "v1beta1"] }],
-        has_status: true,
-        revision: RevisionSource::LastApplied,
-        refs: &[RefField::SourceRef, RefField::DependsOn],
-        is_source: false,
-        printer_columns: &[AGE, READY, STATUS],
-    },
-    KindInfo {
-        kind: "Receiver",
-        group: NOTIFICATION,
-        plural: "receivers",
-        singular: "receiver",
-        short_names: &[],
-        controller: Controller::Notification,
-        versions: &[VersionSpan { since: v(2), served: &["v1", "v1beta2", "v1beta1"] }],
-        has_status: true,
-        revision: RevisionSource::None,
-        refs: &[],
-        is_source: false,
-        printer_columns: &[AGE, READY, STATUS],
-    },
-    KindInfo {
-        kind: "Provider",
-        group: NOTIFICATION,
-        plural: "providers",
-        singular: "provider",
-        short_names: &[],
-        controller: Controller::Notification,
-        versions: &[VersionSpan { since: v(2), served: &["v1beta3", "v1beta2", "v1beta1"] }],
-        has_status: false,
-        revision: RevisionSource::None,
-        refs: &[],
-        is_source: false,
-        printer_columns: &[AGE],
-    },
-    KindInfo {
-        kind: "Alert",
-        group: NOTIFICATION,
-        plural: "alerts",
-        singular: "alert",
-        short_names: &[],
-        controller: Controller::Notification,
-        versions: &[VersionSpan { since: v(2), served: &["v1beta3", "v1beta2", "v1beta1"] }],
-        has_status: false,
-        revision: RevisionSource::None,
-        refs: &[RefField::ProviderRef],
-        is_source: false,
-        printer_columns: &[AGE],
-    },
-];
+/// Kubernetes' version priority (apimachinery `CompareKubeAwareVersionStrings`): GA versions
+/// first (higher major first), then betas, then alphas (higher major, then higher minor first),
+/// then anything else alphabetically. Ascending order of this key is priority order.
+pub fn version_priority(version: &str) -> (u8, i64, i64, String) {
+    let parsed = version.strip_prefix('v').and_then(|rest| {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let major: i64 = rest[..digits].parse().ok()?;
+        let tail = &rest[digits..];
+        if tail.is_empty() {
+            return Some((0, -major, 0));
+        }
+        for (level, word) in [(1u8, "beta"), (2, "alpha")] {
+            if let Some(n) = tail.strip_prefix(word) {
+                let minor: i64 = n.parse().ok()?;
+                return Some((level, -major, -minor));
+            }
+        }
+        None
+    });
+    match parsed {
+        Some((level, major, minor)) => (level, major, minor, String::new()),
+        None => (3, 0, 0, version.to_string()),
+    }
+}
 
 impl KindInfo {
-    /// The versions `release` serves for this kind, preferred first; empty when the kind does not
-    /// exist in that release.
-    pub fn served_versions(&self, release: FluxVersion) -> &'static [&'static str] {
-        self.versions
-            .iter()
-            .rev()
-            .find(|span| span.since <= release)
-            .map_or(&[], |span| span.served)
+    fn from_data(data: &'static catalog::KindData) -> KindInfo {
+        let mut releases = Vec::new();
+        for &release in catalog::releases() {
+            let mut served: Vec<&catalog::KindVersionData> = data
+                .versions
+                .iter()
+                .filter(|v| v.served.contains(release))
+                .collect();
+            if served.is_empty() {
+                continue;
+            }
+            served.sort_by_key(|v| version_priority(&v.name));
+            let storage = served
+                .iter()
+                .find(|v| v.storage.as_ref().is_some_and(|s| s.contains(release)))
+                .map_or(served[0].name.as_str(), |v| v.name.as_str());
+            let columns = served
+                .iter()
+                .map(|v| {
+                    let ids = v.columns.at(release).map(Vec::as_slice).unwrap_or_default();
+                    let cols = ids
+                        .iter()
+                        .map(|id| {
+                            let c = catalog::column(id);
+                            PrinterColumn {
+                                name: c.name.as_str(),
+                                type_: c.type_.as_str(),
+                                json_path: c.json_path.as_str(),
+                                priority: c.priority,
+                            }
+                        })
+                        .collect();
+                    (v.name.as_str(), cols, v.status.unwrap_or(true))
+                })
+                .collect();
+            let names = |by: &'static catalog::ByRelease<Vec<String>>| -> Vec<&'static str> {
+                by.at(release)
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str)
+                    .collect()
+            };
+            releases.push((
+                release,
+                ReleaseView {
+                    served: served.iter().map(|v| v.name.as_str()).collect(),
+                    storage,
+                    deprecated: served
+                        .iter()
+                        .filter(|v| v.deprecated.as_ref().is_some_and(|d| d.contains(release)))
+                        .map(|v| v.name.as_str())
+                        .collect(),
+                    short_names: names(&data.short_names),
+                    categories: names(&data.categories),
+                    columns,
+                },
+            ));
+        }
+        let mut short_names: Vec<&'static str> = data
+            .short_names
+            .entries()
+            .flat_map(|(_, names)| names.iter().map(String::as_str))
+            .collect();
+        short_names.sort_unstable();
+        short_names.dedup();
+        let has_status = releases
+            .last()
+            .and_then(|(_, view)| view.columns.iter().find(|(v, _, _)| *v == view.storage))
+            .is_none_or(|(_, _, status)| *status);
+        KindInfo {
+            kind: data.kind.as_str(),
+            group: data.group.as_str(),
+            plural: data.plural.as_str(),
+            singular: Box::leak(data.kind.to_lowercase().into_boxed_str()),
+            controller: Controller::from_name(&data.controller).unwrap_or_else(|| {
+                panic!(
+                    "model/data/flux.yaml: {}: unknown controller {}",
+                    data.kind, data.controller
+                )
+            }),
+            has_status,
+            revision: RevisionSource::from_data(&data.revision),
+            refs: leak(data.refs.iter().map(|r| RefField::from_data(r)).collect()),
+            is_source: data.source,
+            short_names: leak(short_names),
+            releases,
+        }
     }
 
-    /// The preferred (storage) version in `release`.
+    fn view(&self, release: FluxVersion) -> Option<&ReleaseView> {
+        self.releases
+            .iter()
+            .find(|(r, _)| *r == release)
+            .map(|(_, v)| v)
+    }
+
+    /// The versions `release` serves for this kind, in Kubernetes' priority order (the first is
+    /// what kubectl reads); empty when the kind does not exist in that release.
+    pub fn served_versions(&self, release: FluxVersion) -> &[&'static str] {
+        self.view(release).map_or(&[], |v| v.served.as_slice())
+    }
+
+    /// The version kubectl and discovery prefer in `release` (the highest-priority served one).
     pub fn preferred_version(&self, release: FluxVersion) -> Option<&'static str> {
         self.served_versions(release).first().copied()
     }
 
+    /// The version objects are stored at in `release`.
+    pub fn storage_version(&self, release: FluxVersion) -> Option<&'static str> {
+        self.view(release).map(|v| v.storage)
+    }
+
     pub fn exists_in(&self, release: FluxVersion) -> bool {
-        !self.served_versions(release).is_empty()
+        self.view(release).is_some()
+    }
+
+    /// The first known release that serves the kind.
+    pub fn first_release(&self) -> Option<FluxVersion> {
+        self.releases.first().map(|(r, _)| *r)
     }
 
     /// `group/version` for the preferred version of `release`.
     pub fn api_version(&self, release: FluxVersion) -> Option<String> {
-        self.preferred_version(release).map(|v| format!("{}/{v}", self.group))
+        self.preferred_version(release)
+            .map(|v| format!("{}/{v}", self.group))
     }
 
-    /// Whether `version` is served but not preferred in `release` (a deprecated API).
+    /// Whether the CRD of `release` marks `version` deprecated.
     pub fn is_deprecated_version(&self, release: FluxVersion, version: &str) -> bool {
-        let served = self.served_versions(release);
-        served.first() != Some(&version) && served.contains(&version)
+        self.view(release)
+            .is_some_and(|v| v.deprecated.contains(&version))
+    }
+
+    /// The CRD's `deprecationWarning` for `version` in `release`, which the API server sends
+    /// with every request at that version.
+    pub fn deprecation_warning(&self, release: FluxVersion, version: &str) -> Option<String> {
+        let view = self.view(release)?;
+        view.deprecated.contains(&version).then(|| {
+            format!(
+                "{version} {} is deprecated, upgrade to {}",
+                self.kind, view.storage
+            )
+        })
+    }
+
+    /// The short names the CRD of `release` declares.
+    pub fn short_names_in(&self, release: FluxVersion) -> &[&'static str] {
+        self.view(release).map_or(&[], |v| v.short_names.as_slice())
+    }
+
+    /// The categories (`kubectl get fluxcd`) the CRD of `release` declares.
+    pub fn categories_in(&self, release: FluxVersion) -> &[&'static str] {
+        self.view(release).map_or(&[], |v| v.categories.as_slice())
+    }
+
+    /// The printer columns of `version` in `release`.
+    pub fn printer_columns(&self, release: FluxVersion, version: &str) -> &[PrinterColumn] {
+        self.view(release)
+            .and_then(|v| v.columns.iter().find(|(name, _, _)| *name == version))
+            .map_or(&[], |(_, cols, _)| cols.as_slice())
+    }
+
+    /// Whether `version` of `release` has the status subresource.
+    pub fn has_status_subresource(&self, release: FluxVersion, version: &str) -> bool {
+        self.view(release)
+            .and_then(|v| v.columns.iter().find(|(name, _, _)| *name == version))
+            .is_some_and(|(_, _, status)| *status)
+    }
+
+    /// Installed only with an optional controller (ArtifactGenerator needs source-watcher).
+    pub fn is_optional(&self) -> bool {
+        self.controller.is_optional()
     }
 
     /// `kustomizations.kustomize.toolkit.fluxcd.io`, as kubectl and RBAC spell a resource.
@@ -423,6 +409,15 @@ impl KindInfo {
         format!("{}.{}", self.plural, self.group)
     }
 }
+
+/// Every Flux kind, in the order `flux get all` prints them (model/data/flux.yaml).
+pub static KINDS: LazyLock<Vec<KindInfo>> = LazyLock::new(|| {
+    catalog::DATA_FILE
+        .kinds
+        .iter()
+        .map(KindInfo::from_data)
+        .collect()
+});
 
 /// Looks a kind up by its Kind, plural, singular or short name (case-insensitive for the latter
 /// three, as kubectl resolves them); `Kind.group` and `plural.group` forms are accepted too.
@@ -447,7 +442,8 @@ pub fn by_kind(kind: &str) -> Option<&'static KindInfo> {
     KINDS.iter().find(|k| k.kind == kind)
 }
 
-/// The kinds that exist in `release`, in `flux get all` order.
+/// The kinds that exist in `release`, in `flux get all` order, those of optional controllers
+/// (ArtifactGenerator) included.
 pub fn kinds_in(release: FluxVersion) -> impl Iterator<Item = &'static KindInfo> {
     KINDS.iter().filter(move |k| k.exists_in(release))
 }
@@ -455,10 +451,23 @@ pub fn kinds_in(release: FluxVersion) -> impl Iterator<Item = &'static KindInfo>
 /// Kinds a `spec.sourceRef` of `kind` may name, as Flux's API validation allows.
 pub fn allowed_source_kinds(kind: &str) -> &'static [&'static str] {
     match kind {
-        "Kustomization" => &["GitRepository", "OCIRepository", "Bucket", "ExternalArtifact"],
+        "Kustomization" => &[
+            "GitRepository",
+            "OCIRepository",
+            "Bucket",
+            "ExternalArtifact",
+        ],
         "HelmChart" => &["GitRepository", "HelmRepository", "Bucket"],
         "HelmRelease" => &["GitRepository", "HelmRepository", "Bucket"],
         "ImageUpdateAutomation" => &["GitRepository"],
+        // source-watcher's ArtifactGenerator reads these sources' artifacts.
+        "ArtifactGenerator" => &[
+            "GitRepository",
+            "OCIRepository",
+            "Bucket",
+            "HelmChart",
+            "ExternalArtifact",
+        ],
         _ => &[],
     }
 }
@@ -470,7 +479,9 @@ pub const CHART_REF_KINDS: &[&str] = &["OCIRepository", "HelmChart", "ExternalAr
 /// Flux reconcile the consumer at once.
 pub fn upstream_kinds(kind: &str) -> &'static [&'static str] {
     match kind {
-        "Kustomization" | "HelmChart" | "ImageUpdateAutomation" => allowed_source_kinds(kind),
+        "Kustomization" | "HelmChart" | "ImageUpdateAutomation" | "ArtifactGenerator" => {
+            allowed_source_kinds(kind)
+        }
         // The chart template's generated HelmChart, or a chartRef.
         "HelmRelease" => CHART_REF_KINDS,
         "ImagePolicy" => &["ImageRepository"],
@@ -482,21 +493,100 @@ pub fn upstream_kinds(kind: &str) -> &'static [&'static str] {
 mod tests {
     use super::*;
 
+    fn v(minor: u32) -> FluxVersion {
+        FluxVersion::new(2, minor)
+    }
+
     #[test]
     fn versions_follow_flux_releases() {
         let oci = by_kind("OCIRepository").unwrap();
         assert_eq!(oci.preferred_version(v(4)), Some("v1beta2"));
         assert_eq!(oci.preferred_version(v(6)), Some("v1"));
+        assert!(oci.is_deprecated_version(v(6), "v1beta2"));
+        assert_eq!(oci.served_versions(v(8)), ["v1"]);
         let hr = by_kind("HelmRelease").unwrap();
         assert_eq!(hr.preferred_version(v(2)), Some("v2beta2"));
         assert_eq!(hr.preferred_version(v(7)), Some("v2"));
         assert!(hr.is_deprecated_version(v(4), "v2beta1"));
         assert!(!hr.is_deprecated_version(v(4), "v2"));
+        assert_eq!(hr.served_versions(v(8)), ["v2"]);
         let ea = by_kind("ExternalArtifact").unwrap();
         assert!(!ea.exists_in(v(6)));
         assert!(ea.exists_in(v(7)));
-        assert_eq!(by_kind("ImagePolicy").unwrap().preferred_version(v(7)), Some("v1"));
-        assert_eq!(by_kind("Bucket").unwrap().preferred_version(v(3)), Some("v1beta2"));
+        assert_eq!(ea.short_names_in(v(8)), &[] as &[&str]);
+        assert_eq!(ea.short_names_in(v(9)), ["ea"]);
+        assert_eq!(
+            by_kind("ImagePolicy").unwrap().preferred_version(v(7)),
+            Some("v1")
+        );
+        assert_eq!(
+            by_kind("Bucket").unwrap().preferred_version(v(3)),
+            Some("v1beta2")
+        );
+        // An older version served alongside without being deprecated (image-reflector's v1beta1).
+        let policy = by_kind("ImagePolicy").unwrap();
+        assert!(!policy.is_deprecated_version(v(4), "v1beta1"));
+        assert_eq!(policy.served_versions(v(9)), ["v1"]);
+        let alert = by_kind("Alert").unwrap();
+        assert_eq!(alert.served_versions(v(7)), ["v1beta3", "v1beta2"]);
+        assert_eq!(alert.served_versions(v(9)), ["v1beta3"]);
+        assert!(!alert.has_status);
+        assert!(!alert.has_status_subresource(v(7), "v1beta3"));
+        assert!(alert.has_status_subresource(v(7), "v1beta2"));
+        assert_eq!(
+            alert.deprecation_warning(v(7), "v1beta2").as_deref(),
+            Some("v1beta2 Alert is deprecated, upgrade to v1beta3")
+        );
+    }
+
+    #[test]
+    fn priority_order_is_kubernetes_order() {
+        let mut versions = vec![
+            "v1beta1", "v1", "v2beta2", "v1beta3", "v1alpha1", "v2", "foo",
+        ];
+        versions.sort_by_key(|v| version_priority(v));
+        assert_eq!(
+            versions,
+            ["v2", "v1", "v2beta2", "v1beta3", "v1beta1", "v1alpha1", "foo"]
+        );
+    }
+
+    #[test]
+    fn names_columns_and_categories_per_release() {
+        let repo = by_kind("ImageRepository").unwrap();
+        let names = |cols: &[PrinterColumn]| cols.iter().map(|c| c.name).collect::<Vec<_>>();
+        assert_eq!(
+            names(repo.printer_columns(v(6), "v1beta2")),
+            ["Last scan", "Tags"]
+        );
+        assert_eq!(
+            names(repo.printer_columns(v(7), "v1")),
+            ["Image", "Tags", "Ready", "Status", "Last scan", "Age"]
+        );
+        assert_eq!(repo.printer_columns(v(7), "v1")[4].priority, 1);
+        assert_eq!(repo.short_names_in(v(6)), &[] as &[&str]);
+        assert_eq!(repo.short_names_in(v(7)), ["imgrepo", "imagerepo"]);
+        assert_eq!(repo.categories_in(v(8)), &[] as &[&str]);
+        assert_eq!(repo.categories_in(v(9)), ["all", "fluxcd", "fluxcd-images"]);
+        let ag = by_kind("ArtifactGenerator").unwrap();
+        assert_eq!(ag.controller, Controller::SourceWatcher);
+        assert!(ag.is_optional() && ag.exists_in(v(7)) && !ag.exists_in(v(6)));
+    }
+
+    #[test]
+    fn controllers_per_release() {
+        assert_eq!(Controller::in_release(v(6), &[]).len(), 6);
+        assert_eq!(Controller::in_release(v(7), &[]).len(), 6);
+        assert_eq!(
+            Controller::in_release(v(7), &[Controller::SourceWatcher]).len(),
+            7
+        );
+        assert_eq!(
+            Controller::in_release(v(6), &[Controller::SourceWatcher]).len(),
+            6
+        );
+        assert_eq!(Controller::Helm.version_in(v(9)), Some("v1.6.3"));
+        assert_eq!(Controller::Source.concurrent(), 2);
     }
 
     #[test]
@@ -514,7 +604,14 @@ mod tests {
         assert_eq!(lookup("helmreleases").unwrap().kind, "HelmRelease");
         assert_eq!(lookup("GitRepository").unwrap().kind, "GitRepository");
         assert_eq!(lookup("gitrepository").unwrap().kind, "GitRepository");
-        assert_eq!(lookup("kustomizations.kustomize.toolkit.fluxcd.io").unwrap().kind, "Kustomization");
+        assert_eq!(
+            lookup("kustomizations.kustomize.toolkit.fluxcd.io")
+                .unwrap()
+                .kind,
+            "Kustomization"
+        );
+        assert_eq!(lookup("imgpol").unwrap().kind, "ImagePolicy");
+        assert_eq!(lookup("ag").unwrap().kind, "ArtifactGenerator");
         assert!(lookup("deployments").is_none());
     }
 
@@ -522,7 +619,13 @@ mod tests {
     fn every_release_has_the_core_kinds() {
         for release in FluxVersion::all() {
             let kinds: Vec<_> = kinds_in(release).map(|k| k.kind).collect();
-            for must in ["GitRepository", "Kustomization", "HelmRelease", "Alert", "Provider"] {
+            for must in [
+                "GitRepository",
+                "Kustomization",
+                "HelmRelease",
+                "Alert",
+                "Provider",
+            ] {
                 assert!(kinds.contains(&must), "{must} missing in {release}");
             }
         }

@@ -1,11 +1,12 @@
 //! Flux domain model shared by `kubectl flux-monitor` and `flux-sim`: the kinds catalog per Flux
 //! version, Go durations, and a read-only view over any Flux object. Nothing here does I/O.
 
+pub mod catalog;
 pub mod duration;
 pub mod kinds;
+pub mod managed_fields;
 pub mod metrics;
 pub mod notification;
-pub mod managed_fields;
 pub mod object;
 pub mod verdict;
 pub mod version;

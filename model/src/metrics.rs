@@ -1,7 +1,11 @@
 //! The metrics catalog per Flux version: which families exist, with which labels, served by
-//! whom (a Flux controller, kube-state-metrics with flux2-monitoring-example's config, or
-//! Prometheus itself). The simulator emits from it; lint and test judge rules against it.
+//! whom (a Flux controller, kube-state-metrics with flux2-monitoring-example's config, the Flux
+//! Operator, or Prometheus itself). The families and who emits them in which release are data
+//! (model/data/flux.yaml); the simulator emits from it, lint and test judge rules against it.
 
+use std::sync::LazyLock;
+
+use crate::catalog::{self, Releases};
 use crate::kinds::Controller;
 use crate::version::FluxVersion;
 
@@ -17,22 +21,45 @@ pub enum MetricType {
 /// Who serves a family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetricSource {
-    /// Every Flux controller's `/metrics` (port 8080, `http-prom`).
+    /// The Flux controllers' `/metrics` (port 8080, `http-prom`).
     Controller,
     /// kube-state-metrics with the custom-resource-state config of flux2-monitoring-example.
     KubeStateMetrics,
+    /// The Flux Operator's reporter (`flux_resource_info` and friends), refreshed with each
+    /// FluxReport (every 5 minutes by default).
+    FluxOperator,
     /// Prometheus itself (`up`, `scrape_*`).
     Prometheus,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct MetricFamily {
     pub name: &'static str,
     pub type_: MetricType,
     pub help: &'static str,
     pub labels: &'static [&'static str],
     pub source: MetricSource,
+    /// Which controller emits it in which releases (`None` stands for every controller).
+    emitters: Vec<(Option<Controller>, &'static Releases)>,
 }
+
+pub const RECONCILE_DURATION: &str = "gotk_reconcile_duration_seconds";
+pub const RECONCILE_CONDITION: &str = "gotk_reconcile_condition";
+pub const SUSPEND_STATUS: &str = "gotk_suspend_status";
+pub const RECONCILE_TOTAL: &str = "controller_runtime_reconcile_total";
+pub const RECONCILE_ERRORS_TOTAL: &str = "controller_runtime_reconcile_errors_total";
+pub const TERMINAL_RECONCILE_ERRORS_TOTAL: &str =
+    "controller_runtime_terminal_reconcile_errors_total";
+pub const RECONCILE_PANICS_TOTAL: &str = "controller_runtime_reconcile_panics_total";
+pub const RECONCILE_TIMEOUTS_TOTAL: &str = "controller_runtime_reconcile_timeouts_total";
+pub const RECONCILE_TIME: &str = "controller_runtime_reconcile_time_seconds";
+pub const MAX_CONCURRENT_RECONCILES: &str = "controller_runtime_max_concurrent_reconciles";
+pub const ACTIVE_WORKERS: &str = "controller_runtime_active_workers";
+pub const TOKEN_CACHED_ITEMS: &str = "gotk_token_cached_items";
+pub const TOKEN_CACHE_EVICTIONS_TOTAL: &str = "gotk_token_cache_evictions_total";
+pub const RESOURCE_INFO: &str = "gotk_resource_info";
+pub const FLUX_RESOURCE_INFO: &str = "flux_resource_info";
+pub const UP: &str = "up";
 
 /// `ExponentialBucketsRange(0.01, 1800, 10)` of fluxcd/pkg runtime/metrics/recorder.go, to the
 /// last bit as Go's `math.Pow` computes them (they print as `le` labels, so every digit shows;
@@ -54,165 +81,120 @@ pub const RECONCILE_DURATION_BUCKETS: [f64; 10] = [
 /// controller-runtime's `controller_runtime_reconcile_time_seconds` buckets (v0.15+,
 /// pkg/internal/controller/metrics/metrics.go).
 pub const CONTROLLER_RUNTIME_BUCKETS: [f64; 40] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5,
-    1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0,
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9,
+    1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 15.0, 20.0,
+    25.0, 30.0, 40.0, 50.0, 60.0,
 ];
 
-pub const RECONCILE_DURATION: MetricFamily = MetricFamily {
-    name: "gotk_reconcile_duration_seconds",
-    type_: MetricType::Histogram,
-    help: "The duration in seconds of a GitOps Toolkit resource reconciliation.",
-    labels: &["kind", "name", "namespace"],
-    source: MetricSource::Controller,
-};
-pub const RECONCILE_CONDITION: MetricFamily = MetricFamily {
-    name: "gotk_reconcile_condition",
-    type_: MetricType::Gauge,
-    help: "The current condition status of a GitOps Toolkit resource reconciliation.",
-    labels: &["kind", "name", "namespace", "type", "status"],
-    source: MetricSource::Controller,
-};
-pub const SUSPEND_STATUS: MetricFamily = MetricFamily {
-    name: "gotk_suspend_status",
-    type_: MetricType::Gauge,
-    help: "The current suspend status of a GitOps Toolkit resource.",
-    labels: &["kind", "name", "namespace"],
-    source: MetricSource::Controller,
-};
-pub const RECONCILE_TOTAL: MetricFamily = MetricFamily {
-    name: "controller_runtime_reconcile_total",
-    type_: MetricType::Counter,
-    help: "Total number of reconciliations per controller",
-    labels: &["controller", "result"],
-    source: MetricSource::Controller,
-};
-pub const RECONCILE_ERRORS_TOTAL: MetricFamily = MetricFamily {
-    name: "controller_runtime_reconcile_errors_total",
-    type_: MetricType::Counter,
-    help: "Total number of reconciliation errors per controller",
-    labels: &["controller"],
-    source: MetricSource::Controller,
-};
-pub const TERMINAL_RECONCILE_ERRORS_TOTAL: MetricFamily = MetricFamily {
-    name: "controller_runtime_terminal_reconcile_errors_total",
-    type_: MetricType::Counter,
-    help: "Total number of terminal reconciliation errors per controller",
-    labels: &["controller"],
-    source: MetricSource::Controller,
-};
-pub const RECONCILE_PANICS_TOTAL: MetricFamily = MetricFamily {
-    name: "controller_runtime_reconcile_panics_total",
-    type_: MetricType::Counter,
-    help: "Total number of reconciliation panics per controller",
-    labels: &["controller"],
-    source: MetricSource::Controller,
-};
-pub const RECONCILE_TIME: MetricFamily = MetricFamily {
-    name: "controller_runtime_reconcile_time_seconds",
-    type_: MetricType::Histogram,
-    help: "Length of time per reconciliation per controller",
-    labels: &["controller"],
-    source: MetricSource::Controller,
-};
-pub const MAX_CONCURRENT_RECONCILES: MetricFamily = MetricFamily {
-    name: "controller_runtime_max_concurrent_reconciles",
-    type_: MetricType::Gauge,
-    help: "Maximum number of concurrent reconciles per controller",
-    labels: &["controller"],
-    source: MetricSource::Controller,
-};
-pub const ACTIVE_WORKERS: MetricFamily = MetricFamily {
-    name: "controller_runtime_active_workers",
-    type_: MetricType::Gauge,
-    help: "Number of currently used workers per controller",
-    labels: &["controller"],
-    source: MetricSource::Controller,
-};
-pub const RESOURCE_INFO: MetricFamily = MetricFamily {
-    name: "gotk_resource_info",
-    type_: MetricType::Info,
-    // Each resource of the config has its own HELP; kube-state-metrics writes a family's header
-    // once, from the first resource in its writer order (sorted GVR strings: helm.toolkit first).
-    help: "The current state of a Flux HelmRelease resource.",
-    labels: &[
-        "customresource_group",
-        "customresource_kind",
-        "customresource_version",
-        "name",
-        "exported_namespace",
-        "ready",
-        "suspended",
-        "revision",
-        "url",
-        "source_name",
-        "chart_name",
-        "chart_version",
-        "chart_app_version",
-        "chart_ref_name",
-        "chart_source_name",
-        "endpoint",
-        "bucket_name",
-        "webhook_path",
-        "image",
-    ],
-    source: MetricSource::KubeStateMetrics,
-};
-pub const UP: MetricFamily = MetricFamily {
-    name: "up",
-    type_: MetricType::Gauge,
-    help: "1 if the target's last scrape succeeded, 0 otherwise.",
-    labels: &["job", "instance"],
-    source: MetricSource::Prometheus,
-};
+static FAMILIES: LazyLock<Vec<MetricFamily>> = LazyLock::new(|| {
+    catalog::DATA_FILE
+        .metrics
+        .iter()
+        .map(|m| {
+            let type_ = match m.type_.as_str() {
+                "counter" => MetricType::Counter,
+                "gauge" => MetricType::Gauge,
+                "histogram" => MetricType::Histogram,
+                "info" => MetricType::Info,
+                other => panic!("model/data/flux.yaml: {}: unknown type {other}", m.name),
+            };
+            let source = match m.source.as_deref() {
+                None => MetricSource::Controller,
+                Some("kube-state-metrics") => MetricSource::KubeStateMetrics,
+                Some("flux-operator") => MetricSource::FluxOperator,
+                Some("prometheus") => MetricSource::Prometheus,
+                Some(other) => panic!("model/data/flux.yaml: {}: unknown source {other}", m.name),
+            };
+            let emitters = m
+                .controllers
+                .iter()
+                .map(|(c, releases)| {
+                    let controller = (c != "all").then(|| {
+                        Controller::from_name(c).unwrap_or_else(|| {
+                            panic!("model/data/flux.yaml: {}: unknown controller {c}", m.name)
+                        })
+                    });
+                    (controller, releases)
+                })
+                .collect();
+            MetricFamily {
+                name: m.name.as_str(),
+                type_,
+                help: m.help.as_str(),
+                labels: Box::leak(
+                    m.labels
+                        .iter()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .into_boxed_slice(),
+                ),
+                source,
+                emitters,
+            }
+        })
+        .collect()
+});
 
 /// Every family the catalog knows, in any version.
-pub const ALL: &[MetricFamily] = &[
-    RECONCILE_DURATION,
-    RECONCILE_CONDITION,
-    SUSPEND_STATUS,
-    RECONCILE_TOTAL,
-    RECONCILE_ERRORS_TOTAL,
-    TERMINAL_RECONCILE_ERRORS_TOTAL,
-    RECONCILE_PANICS_TOTAL,
-    RECONCILE_TIME,
-    MAX_CONCURRENT_RECONCILES,
-    ACTIVE_WORKERS,
-    RESOURCE_INFO,
-    UP,
-];
+pub fn all() -> &'static [MetricFamily] {
+    &FAMILIES
+}
 
-/// Whether `controller` of Flux `version` emits `family` (kube-state-metrics and Prometheus
-/// families are available whatever the Flux version).
+/// A family by its exact name; panics for a name the catalog lacks (a programming error: use
+/// [`family`] for names that come from users).
+pub fn get(name: &str) -> &'static MetricFamily {
+    all()
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("metric family {name} is not in model/data/flux.yaml"))
+}
+
+/// Whether `controller` of Flux `version` emits `family` (kube-state-metrics, Flux Operator and
+/// Prometheus families are not the controllers' to emit).
 pub fn emitted_by(family: &MetricFamily, version: FluxVersion, controller: Controller) -> bool {
-    match family.name {
-        // Deprecated in 2.1; helm-controller stopped in 2.2; image-automation-controller in 2.3
-        // (v0.38.0 records only durations); removed everywhere in 2.5.0 (kustomize-controller
-        // v1.5.0 #1305, notification-controller #997, source-controller #1686).
-        "gotk_reconcile_condition" | "gotk_suspend_status" => match controller {
-            Controller::Helm => false,
-            Controller::ImageAutomation => !version.at_least(2, 3),
-            _ => !version.at_least(2, 5),
-        },
-        _ => family.source == MetricSource::Controller,
-    }
+    family.source == MetricSource::Controller
+        && controller.exists_in(version)
+        && family
+            .emitters
+            .iter()
+            .any(|(c, releases)| c.is_none_or(|c| c == controller) && releases.contains(version))
 }
 
 /// Whether the family exists anywhere in an installation of `version` (with kube-state-metrics
-/// configured as flux2-monitoring-example does, and Prometheus scraping it).
+/// configured as flux2-monitoring-example does, or the Flux Operator, and Prometheus scraping
+/// them).
 pub fn exists_in(family: &MetricFamily, version: FluxVersion) -> bool {
     match family.source {
-        MetricSource::Controller => Controller::ALL.iter().any(|c| emitted_by(family, version, *c)),
+        MetricSource::Controller => Controller::ALL
+            .iter()
+            .any(|c| emitted_by(family, version, *c)),
         _ => true,
     }
+}
+
+/// The last release in which `family` still existed, when a later known release dropped it.
+pub fn removed_after(family: &MetricFamily) -> Option<FluxVersion> {
+    let all = FluxVersion::all();
+    let last = all.iter().rev().find(|v| exists_in(family, **v))?;
+    (last != all.last()?).then_some(*last)
+}
+
+/// The first known release in which `family` exists.
+pub fn first_in(family: &MetricFamily) -> Option<FluxVersion> {
+    FluxVersion::all()
+        .into_iter()
+        .find(|v| exists_in(family, *v))
 }
 
 /// Looks a family up by metric name; histogram series (`_bucket`, `_sum`, `_count`) resolve to
 /// their family.
 pub fn family(metric: &str) -> Option<&'static MetricFamily> {
-    ALL.iter().find(|f| f.name == metric).or_else(|| {
+    all().iter().find(|f| f.name == metric).or_else(|| {
         ["_bucket", "_sum", "_count"].iter().find_map(|suffix| {
             let base = metric.strip_suffix(suffix)?;
-            ALL.iter().find(|f| f.name == base && f.type_ == MetricType::Histogram)
+            all()
+                .iter()
+                .find(|f| f.name == base && f.type_ == MetricType::Histogram)
         })
     })
 }
@@ -221,7 +203,10 @@ pub fn family(metric: &str) -> Option<&'static MetricFamily> {
 /// (flux2-monitoring-example kube-state-metrics-config.yaml).
 pub fn resource_info_labels(kind: &str) -> &'static [(&'static str, &'static str)] {
     match kind {
-        "Kustomization" => &[("revision", "/status/lastAppliedRevision"), ("source_name", "/spec/sourceRef/name")],
+        "Kustomization" => &[
+            ("revision", "/status/lastAppliedRevision"),
+            ("source_name", "/spec/sourceRef/name"),
+        ],
         "HelmRelease" => &[
             ("revision", "/status/history/0/chartVersion"),
             ("chart_name", "/status/history/0/chartName"),
@@ -229,9 +214,10 @@ pub fn resource_info_labels(kind: &str) -> &'static [(&'static str, &'static str
             ("chart_ref_name", "/spec/chartRef/name"),
             ("chart_source_name", "/spec/chart/spec/sourceRef/name"),
         ],
-        "GitRepository" | "HelmRepository" | "OCIRepository" => {
-            &[("revision", "/status/artifact/revision"), ("url", "/spec/url")]
-        }
+        "GitRepository" | "HelmRepository" | "OCIRepository" => &[
+            ("revision", "/status/artifact/revision"),
+            ("url", "/spec/url"),
+        ],
         "Bucket" => &[
             ("revision", "/status/artifact/revision"),
             ("endpoint", "/spec/endpoint"),
@@ -250,6 +236,12 @@ pub fn resource_info_labels(kind: &str) -> &'static [(&'static str, &'static str
     }
 }
 
+/// Whether flux2-monitoring-example's kube-state-metrics config has a resource for `kind` (it
+/// predates ExternalArtifact and ArtifactGenerator, which therefore have no gotk_resource_info).
+pub fn resource_info_covers(kind: &str) -> bool {
+    !matches!(kind, "ExternalArtifact" | "ArtifactGenerator")
+}
+
 /// Whether a kind's reconciler records `gotk_suspend_status` where its controller still emits the
 /// legacy gauges (image-reflector-controller's ImagePolicy records only readiness and duration).
 pub fn records_suspend_status(kind: &str) -> bool {
@@ -265,26 +257,76 @@ pub fn resource_info_has_ready(kind: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn v(minor: u32) -> FluxVersion {
+        FluxVersion::new(2, minor)
+    }
+
     #[test]
     fn condition_gauges_end_in_2_5() {
-        let v24 = FluxVersion::new(2, 4);
-        let v25 = FluxVersion::new(2, 5);
-        assert!(emitted_by(&RECONCILE_CONDITION, v24, Controller::Kustomize));
-        assert!(!emitted_by(&RECONCILE_CONDITION, v24, Controller::Helm));
-        assert!(!emitted_by(&RECONCILE_CONDITION, v24, Controller::ImageAutomation));
-        assert!(emitted_by(&SUSPEND_STATUS, FluxVersion::new(2, 2), Controller::ImageAutomation));
-        assert!(!exists_in(&RECONCILE_CONDITION, v25));
-        assert!(!exists_in(&SUSPEND_STATUS, FluxVersion::NEWEST));
-        assert!(exists_in(&RECONCILE_DURATION, FluxVersion::NEWEST));
-        assert!(exists_in(&RESOURCE_INFO, v25));
+        let cond = get(RECONCILE_CONDITION);
+        let suspend = get(SUSPEND_STATUS);
+        assert!(emitted_by(cond, v(4), Controller::Kustomize));
+        assert!(!emitted_by(cond, v(4), Controller::Helm));
+        assert!(!emitted_by(cond, v(4), Controller::ImageAutomation));
+        assert!(emitted_by(suspend, v(2), Controller::ImageAutomation));
+        assert!(!exists_in(cond, v(5)));
+        assert!(!exists_in(suspend, FluxVersion::newest()));
+        assert_eq!(removed_after(cond), Some(v(4)));
+        assert!(exists_in(get(RECONCILE_DURATION), FluxVersion::newest()));
+        assert!(exists_in(get(RESOURCE_INFO), v(5)));
+        assert!(exists_in(get(FLUX_RESOURCE_INFO), v(9)));
+    }
+
+    #[test]
+    fn families_follow_controller_versions() {
+        let panics = get(RECONCILE_PANICS_TOTAL);
+        assert!(!emitted_by(panics, v(3), Controller::Source));
+        assert!(emitted_by(panics, v(4), Controller::Source));
+        assert_eq!(first_in(panics), Some(v(4)));
+        let timeouts = get(RECONCILE_TIMEOUTS_TOTAL);
+        assert!(!exists_in(timeouts, v(7)) && exists_in(timeouts, v(8)));
+        let tokens = get(TOKEN_CACHED_ITEMS);
+        assert!(!emitted_by(tokens, v(5), Controller::Source));
+        assert!(emitted_by(tokens, v(6), Controller::Source));
+        assert!(!emitted_by(tokens, v(6), Controller::Helm));
+        assert!(emitted_by(tokens, v(7), Controller::Helm));
+        assert!(!emitted_by(tokens, v(9), Controller::SourceWatcher));
+        // source-watcher serves controller-runtime's families but records no reconcile durations.
+        assert!(emitted_by(
+            get(RECONCILE_TOTAL),
+            v(7),
+            Controller::SourceWatcher
+        ));
+        assert!(!emitted_by(
+            get(RECONCILE_DURATION),
+            v(7),
+            Controller::SourceWatcher
+        ));
+        assert!(!emitted_by(
+            get(RECONCILE_TOTAL),
+            v(6),
+            Controller::SourceWatcher
+        ));
     }
 
     #[test]
     fn histogram_series_resolve_to_their_family() {
-        assert_eq!(family("gotk_reconcile_duration_seconds_bucket").unwrap().name, RECONCILE_DURATION.name);
-        assert_eq!(family("controller_runtime_reconcile_total").unwrap().name, RECONCILE_TOTAL.name);
+        assert_eq!(
+            family("gotk_reconcile_duration_seconds_bucket")
+                .unwrap()
+                .name,
+            RECONCILE_DURATION
+        );
+        assert_eq!(
+            family("controller_runtime_reconcile_total").unwrap().name,
+            RECONCILE_TOTAL
+        );
         assert!(family("gotk_reconcile_condition_count").is_none());
-        assert!(family("flux_resource_info").is_none());
+        assert_eq!(
+            family("flux_resource_info").unwrap().source,
+            MetricSource::FluxOperator
+        );
+        assert!(family("flux_resource_info_total").is_none());
     }
 
     #[test]

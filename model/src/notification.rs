@@ -1,38 +1,55 @@
 //! notification-controller's rules for Alerts and Providers (v1beta3): the Provider types it
 //! knows, which event severities an Alert passes, and which objects its eventSources match.
 
+use std::sync::LazyLock;
+
 use serde_json::Value;
 
-/// Provider types notification-controller knows (flux-facts §4).
-pub const PROVIDER_TYPES: &[&str] = &[
-    "slack",
-    "discord",
-    "msteams",
-    "rocket",
-    "generic",
-    "generic-hmac",
-    "github",
-    "gitlab",
-    "gitea",
-    "bitbucket",
-    "bitbucketserver",
-    "azuredevops",
-    "googlechat",
-    "googlepubsub",
-    "webex",
-    "sentry",
-    "azureeventhub",
-    "telegram",
-    "lark",
-    "matrix",
-    "opsgenie",
-    "alertmanager",
-    "grafana",
-    "githubdispatch",
-    "pagerduty",
-    "datadog",
-    "nats",
-];
+use crate::catalog;
+use crate::version::FluxVersion;
+
+/// Every Provider type some known release of notification-controller accepts.
+pub static PROVIDER_TYPES: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let mut all: Vec<&'static str> = Vec::new();
+    for (_, types) in catalog::DATA_FILE.provider_types.entries() {
+        all.extend(
+            types
+                .iter()
+                .map(String::as_str)
+                .filter(|t| !all.contains(t))
+                .collect::<Vec<_>>(),
+        );
+    }
+    all
+});
+
+/// The Provider types notification-controller of `release` accepts (its CRD's enum).
+pub fn provider_types(release: FluxVersion) -> Vec<&'static str> {
+    catalog::DATA_FILE
+        .provider_types
+        .all_at(release)
+        .flatten()
+        .map(String::as_str)
+        .collect()
+}
+
+/// The first known release whose notification-controller accepts `type_`.
+pub fn provider_type_since(type_: &str) -> Option<FluxVersion> {
+    FluxVersion::all()
+        .into_iter()
+        .find(|r| provider_types(*r).contains(&type_))
+}
+
+/// The kinds an Alert's `eventSources[].kind` may name in `release` (the Alert CRD's enum; a
+/// cluster may patch it for third-party kinds, as Flux documents for tf-controller).
+pub fn alert_event_source_kinds(release: FluxVersion) -> Vec<&'static str> {
+    catalog::DATA_FILE
+        .alert_event_source_kinds
+        .all_at(release)
+        .flatten()
+        .map(String::as_str)
+        .collect()
+}
 
 /// Provider types that work without an address (notification-controller supplies a default
 /// endpoint or uses credentials only).
@@ -103,6 +120,22 @@ pub fn alert_matches(alert: &Value, obj: &Value, severity: &str) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn provider_types_per_release() {
+        let v = |m| FluxVersion::new(2, m);
+        assert_eq!(provider_types(v(5)).len(), 27);
+        assert_eq!(provider_types(v(6)).len(), 27);
+        assert_eq!(provider_types(v(7)).len(), 29);
+        assert_eq!(provider_types(v(8)).len(), 32);
+        assert_eq!(provider_types(v(9)).len(), 32);
+        assert_eq!(PROVIDER_TYPES.len(), 32);
+        assert_eq!(provider_type_since("zulip"), Some(v(7)));
+        assert_eq!(provider_type_since("githubpullrequestcomment"), Some(v(8)));
+        assert_eq!(provider_type_since("slack"), Some(v(2)));
+        assert!(!alert_event_source_kinds(v(7)).contains(&"ArtifactGenerator"));
+        assert!(alert_event_source_kinds(v(8)).contains(&"ExternalArtifact"));
+    }
 
     fn ks(ns: &str, name: &str, labels: Value) -> Value {
         json!({"kind": "Kustomization", "metadata": {"name": name, "namespace": ns, "labels": labels}})

@@ -173,7 +173,7 @@ impl<'a> FluxObject<'a> {
                 .and_then(|h| h.get(0))
                 .and_then(|h| h.get("chartVersion"))
                 .and_then(Value::as_str)
-                .or_else(|| str_at(status, &["lastAppliedRevision"])),
+                .or_else(|| str_at(status, &["lastAttemptedRevision"])),
             RevisionSource::LatestImage => str_at(status, &["latestRef", "tag"])
                 .or_else(|| str_at(status, &["latestImage"]).and_then(|i| i.rsplit(':').next())),
             RevisionSource::LastPushCommit => str_at(status, &["lastPushCommit"]),
@@ -234,6 +234,14 @@ impl<'a> FluxObject<'a> {
                 RefField::ImageRepositoryRef => {
                     if let Some(t) = spec.and_then(|s| s.get("imageRepositoryRef")).and_then(|r| target(r, "ImageRepository")) {
                         out.push(Reference { role: RefRole::ImageRepository, target: t });
+                    }
+                }
+                RefField::Sources => {
+                    let sources = spec.and_then(|s| s.get("sources")).and_then(Value::as_array);
+                    for src in sources.into_iter().flatten() {
+                        if let Some(t) = target(src, "") {
+                            out.push(Reference { role: RefRole::Source, target: t });
+                        }
                     }
                 }
                 RefField::ProviderRef => {

@@ -1,7 +1,9 @@
-//! Flux release versions (`2.4`, `v2.5.0`) and the range this project knows.
+//! Flux release versions (`2.4`, `v2.9.4`) and the releases this build knows (model/data/flux.yaml).
 
 use std::fmt;
 use std::str::FromStr;
+
+use crate::catalog;
 
 /// A Flux minor release. Patch levels do not change the API surface or the metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -14,25 +16,53 @@ impl FluxVersion {
     pub const fn new(major: u32, minor: u32) -> Self {
         Self { major, minor }
     }
-    /// The oldest release whose API surface the catalog describes.
-    pub const OLDEST: FluxVersion = FluxVersion::new(2, 2);
+
+    /// The oldest release the catalog describes.
+    pub fn oldest() -> FluxVersion {
+        catalog::releases()[0]
+    }
+
     /// The newest release the catalog describes.
-    pub const NEWEST: FluxVersion = FluxVersion::new(2, 7);
+    pub fn newest() -> FluxVersion {
+        *catalog::releases()
+            .last()
+            .expect("the catalog describes at least one release")
+    }
 
     /// Every release the catalog describes, oldest first.
     pub fn all() -> Vec<FluxVersion> {
-        (Self::OLDEST.minor..=Self::NEWEST.minor)
-            .map(|m| FluxVersion::new(2, m))
-            .collect()
+        catalog::releases().to_vec()
     }
 
     pub fn is_known(self) -> bool {
-        self >= Self::OLDEST && self <= Self::NEWEST
+        catalog::releases().contains(&self)
     }
 
     /// True when this release is at least `major.minor`.
     pub fn at_least(self, major: u32, minor: u32) -> bool {
         self >= FluxVersion::new(major, minor)
+    }
+
+    /// The newest patch of this release the catalog describes (`2.9.4`).
+    pub fn latest_patch(self) -> Option<&'static str> {
+        catalog::release_data(self).map(|r| r.flux.as_str())
+    }
+
+    /// `MAJOR.MINOR`, optionally with a `v`, a patch level and a pre-release or build suffix
+    /// (`v2.9.4`, `2.7.3-rc.1`), whether or not the catalog knows the release.
+    pub fn parse_release(s: &str) -> Option<FluxVersion> {
+        let t = s.trim();
+        let t = t.strip_prefix('v').unwrap_or(t);
+        let t = t.split(['-', '+']).next().unwrap_or("");
+        let mut parts = t.split('.');
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next()?.parse().ok()?;
+        match (parts.next(), parts.next()) {
+            (None, None) => {}
+            (Some(patch), None) if patch.parse::<u32>().is_ok() => {}
+            _ => return None,
+        }
+        Some(FluxVersion::new(major, minor))
     }
 }
 
@@ -44,9 +74,9 @@ impl fmt::Display for FluxVersion {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VersionError {
-    #[error("invalid Flux version {0:?}: expected MAJOR.MINOR such as 2.4 or v2.5.0")]
+    #[error("invalid Flux version {0:?}: expected MAJOR.MINOR such as 2.9 or v2.9.4")]
     Syntax(String),
-    #[error("unsupported Flux version {0}: this release knows Flux {old} to {new}", old = FluxVersion::OLDEST, new = FluxVersion::NEWEST)]
+    #[error("unsupported Flux version {0}: this release knows Flux {old} to {new}", old = FluxVersion::oldest(), new = FluxVersion::newest())]
     Unsupported(String),
 }
 
@@ -54,23 +84,11 @@ impl FromStr for FluxVersion {
     type Err = VersionError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let t = s.trim();
-        let t = t.strip_prefix('v').unwrap_or(t);
-        let t = t.split(['-', '+']).next().unwrap_or("");
-        let mut parts = t.split('.');
-        let major = parts.next().and_then(|p| p.parse().ok());
-        let minor = parts.next().and_then(|p| p.parse().ok());
-        let patch_ok = parts.next().is_none_or(|p| p.parse::<u32>().is_ok());
-        match (major, minor, patch_ok, parts.next()) {
-            (Some(major), Some(minor), true, None) => {
-                let v = FluxVersion::new(major, minor);
-                if v.is_known() {
-                    Ok(v)
-                } else {
-                    Err(VersionError::Unsupported(s.to_string()))
-                }
-            }
-            _ => Err(VersionError::Syntax(s.to_string())),
+        let v = FluxVersion::parse_release(s).ok_or_else(|| VersionError::Syntax(s.to_string()))?;
+        if v.is_known() {
+            Ok(v)
+        } else {
+            Err(VersionError::Unsupported(s.to_string()))
         }
     }
 }
@@ -81,15 +99,58 @@ mod tests {
 
     #[test]
     fn parses_release_spellings() {
-        assert_eq!("2.4".parse::<FluxVersion>().unwrap(), FluxVersion::new(2, 4));
-        assert_eq!("v2.5.0".parse::<FluxVersion>().unwrap(), FluxVersion::new(2, 5));
-        assert_eq!("v2.7.3-rc.1".parse::<FluxVersion>().unwrap(), FluxVersion::new(2, 7));
+        assert_eq!(
+            "2.4".parse::<FluxVersion>().unwrap(),
+            FluxVersion::new(2, 4)
+        );
+        assert_eq!(
+            "v2.5.0".parse::<FluxVersion>().unwrap(),
+            FluxVersion::new(2, 5)
+        );
+        assert_eq!(
+            "v2.7.3-rc.1".parse::<FluxVersion>().unwrap(),
+            FluxVersion::new(2, 7)
+        );
+        assert_eq!(
+            "v2.9.4".parse::<FluxVersion>().unwrap(),
+            FluxVersion::new(2, 9)
+        );
+        assert_eq!(
+            "2.8".parse::<FluxVersion>().unwrap(),
+            FluxVersion::new(2, 8)
+        );
+    }
+
+    #[test]
+    fn knows_2_2_to_2_9() {
+        assert_eq!(FluxVersion::oldest(), FluxVersion::new(2, 2));
+        assert_eq!(FluxVersion::newest(), FluxVersion::new(2, 9));
+        assert_eq!(FluxVersion::all().len(), 8);
+        assert_eq!(FluxVersion::new(2, 9).latest_patch(), Some("2.9.4"));
     }
 
     #[test]
     fn rejects_unknown_and_malformed() {
-        assert!(matches!("1.9".parse::<FluxVersion>(), Err(VersionError::Unsupported(_))));
-        assert!(matches!("2.x".parse::<FluxVersion>(), Err(VersionError::Syntax(_))));
-        assert!(matches!("2.4.1.1".parse::<FluxVersion>(), Err(VersionError::Syntax(_))));
+        assert!(matches!(
+            "1.9".parse::<FluxVersion>(),
+            Err(VersionError::Unsupported(_))
+        ));
+        let err = "2.10".parse::<FluxVersion>().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "unsupported Flux version 2.10: this release knows Flux 2.2 to 2.9"
+        );
+        assert!(matches!(
+            "2.x".parse::<FluxVersion>(),
+            Err(VersionError::Syntax(_))
+        ));
+        assert!(matches!(
+            "2.4.1.1".parse::<FluxVersion>(),
+            Err(VersionError::Syntax(_))
+        ));
+        assert!(matches!(
+            "".parse::<FluxVersion>(),
+            Err(VersionError::Syntax(_))
+        ));
     }
 }

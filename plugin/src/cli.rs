@@ -271,7 +271,7 @@ pub enum RulesFormat {
 #[derive(Debug, Clone, Args)]
 pub struct RulesArgs {
     /// The Flux release the rules target (2.2 to 2.7; v2.5.0 works too).
-    #[arg(long, default_value_t = model::FluxVersion::NEWEST, value_parser = parse_flux_version, value_name = "VERSION")]
+    #[arg(long, default_value_t = model::FluxVersion::newest(), value_parser = parse_flux_version, value_name = "VERSION")]
     pub flux_version: model::FluxVersion,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "yaml")]

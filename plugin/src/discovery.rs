@@ -13,6 +13,8 @@ pub struct ServedKind {
     pub info: &'static KindInfo,
     /// The highest-priority version serving this kind.
     pub version: String,
+    /// Every version serving it, in Kubernetes' priority order.
+    pub served: Vec<String>,
 }
 
 impl PartialEq for ServedKind {
@@ -83,31 +85,6 @@ fn flux_groups() -> Vec<&'static str> {
     groups
 }
 
-/// Kubernetes' version priority: GA before beta before alpha, then higher numbers first
-/// (`v2` > `v1` > `v1beta3` > `v1beta1` > `v1alpha1`); anything else last.
-pub fn version_priority(v: &str) -> (u8, u32, u32) {
-    let Some(rest) = v.strip_prefix('v') else {
-        return (0, 0, 0);
-    };
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    let Ok(major) = digits.parse::<u32>() else {
-        return (0, 0, 0);
-    };
-    let tail = &rest[digits.len()..];
-    let level = |prefix: &str, rank: u8| {
-        tail.strip_prefix(prefix)
-            .and_then(|n| n.parse::<u32>().ok())
-            .map(|n| (rank, major, n))
-    };
-    if tail.is_empty() {
-        (3, major, 0)
-    } else {
-        level("beta", 2)
-            .or_else(|| level("alpha", 1))
-            .unwrap_or((0, 0, 0))
-    }
-}
-
 /// Discovers the served Flux kinds. Fails only when the cluster cannot be reached at all.
 pub async fn discover(cluster: &Cluster) -> Result<Discovered, ClusterError> {
     let groups = match cluster
@@ -135,7 +112,7 @@ pub async fn discover(cluster: &Cluster) -> Result<Discovered, ClusterError> {
         // Per kind, the highest-priority version serving it, as the API server itself orders a
         // group's CRD versions (the group's preferredVersion may not serve every kind).
         let mut versions: Vec<String> = g.versions.into_iter().map(|v| v.version).collect();
-        versions.sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
+        versions.sort_by_key(|v| model::kinds::version_priority(v));
         group_versions.push((g.name, versions));
     }
 
@@ -154,31 +131,36 @@ pub async fn discover(cluster: &Cluster) -> Result<Discovered, ClusterError> {
     let answers = join_all(lookups).await;
 
     let mut out = Discovered::default();
-    for info in KINDS {
+    for info in KINDS.iter() {
         let Some((_, versions)) = group_versions.iter().find(|(g, _)| g == info.group) else {
             continue;
         };
         let mut failure = None;
-        let served = versions.iter().find(|v| {
-            answers.iter().any(|(g, ver, res)| {
-                *g == info.group
-                    && ver == v
-                    && match res {
-                        Ok(list) => list
-                            .resources
-                            .iter()
-                            .any(|r| r.name == info.plural && r.kind == info.kind),
-                        Err(e) => {
-                            failure.get_or_insert_with(|| e.to_string());
-                            false
+        let served: Vec<String> = versions
+            .iter()
+            .filter(|v| {
+                answers.iter().any(|(g, ver, res)| {
+                    *g == info.group
+                        && ver == v
+                        && match res {
+                            Ok(list) => list
+                                .resources
+                                .iter()
+                                .any(|r| r.name == info.plural && r.kind == info.kind),
+                            Err(e) => {
+                                failure.get_or_insert_with(|| e.to_string());
+                                false
+                            }
                         }
-                    }
+                })
             })
-        });
-        match (served, failure) {
+            .cloned()
+            .collect();
+        match (served.first(), failure) {
             (Some(v), _) => out.kinds.push(ServedKind {
                 info,
                 version: v.clone(),
+                served,
             }),
             (None, Some(error)) => out.unreadable.push(Unreadable {
                 kind: info.kind.to_string(),
@@ -199,6 +181,7 @@ mod tests {
         let k = ServedKind {
             info: model::kinds::by_kind("Kustomization").unwrap(),
             version: "v1".into(),
+            served: vec!["v1".into()],
         };
         assert_eq!(
             k.list_path(None),
@@ -208,18 +191,7 @@ mod tests {
             k.list_path(Some("apps")),
             "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/apps/kustomizations"
         );
-        assert_eq!(flux_groups().len(), 5);
-    }
-
-    #[test]
-    fn versions_sort_as_kubernetes_sorts_them() {
-        let mut v = vec![
-            "v1beta1", "v1", "v1beta3", "v2beta2", "v1alpha1", "v2", "foo",
-        ];
-        v.sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
-        assert_eq!(
-            v,
-            ["v2", "v1", "v2beta2", "v1beta3", "v1beta1", "v1alpha1", "foo"]
-        );
+        // source, source.extensions (ArtifactGenerator), image, helm, kustomize, notification
+        assert_eq!(flux_groups().len(), 6);
     }
 }

@@ -71,14 +71,14 @@ pub fn version_from_crds(crds: &Value) -> Option<String> {
         .map(|(v, _)| v.to_string())
 }
 
-/// The newest release whose every kind is served at that release's preferred version.
+/// The newest release whose every kind is served at exactly that release's versions (kinds of
+/// optional controllers, such as source-watcher's ArtifactGenerator, may be absent).
 pub fn guess_from_served(discovered: &Discovered) -> Option<FluxVersion> {
     FluxVersion::all().into_iter().rev().find(|release| {
-        KINDS.iter().filter(|k| k.exists_in(*release)).all(|k| {
-            discovered
-                .get(k.kind)
-                .is_some_and(|s| Some(s.version.as_str()) == k.preferred_version(*release))
-        })
+        KINDS.iter().filter(|k| k.exists_in(*release)).all(|k| match discovered.get(k.kind) {
+            Some(s) => s.served.iter().map(String::as_str).eq(k.served_versions(*release).iter().copied()),
+            None => k.is_optional(),
+        }) && discovered.kinds.iter().all(|s| s.info.exists_in(*release))
     })
 }
 
@@ -222,6 +222,7 @@ mod tests {
                     Some(ServedKind {
                         info: k,
                         version: k.preferred_version(release)?.to_string(),
+                        served: k.served_versions(release).iter().map(|v| v.to_string()).collect(),
                     })
                 })
                 .collect(),
@@ -231,17 +232,17 @@ mod tests {
 
     #[test]
     fn guesses_the_release_from_served_versions() {
-        for minor in [2, 3, 4, 6, 7] {
+        for minor in [2, 3, 4, 5, 6, 7, 8, 9] {
             let r = FluxVersion::new(2, minor);
             let guess = guess_from_served(&served(r)).unwrap();
             // Releases with the same API surface are indistinguishable; the guess is the newest of them.
             assert!(guess >= r, "{r} guessed as {guess}");
             assert_eq!(served(guess).kinds, served(r).kinds);
         }
-        assert_eq!(
-            guess_from_served(&served(FluxVersion::new(2, 7))),
-            Some(FluxVersion::new(2, 7))
-        );
+        for minor in [7, 8, 9] {
+            let r = FluxVersion::new(2, minor);
+            assert_eq!(guess_from_served(&served(r)), Some(r));
+        }
     }
 
     #[test]

@@ -110,14 +110,14 @@ fn healthy_installation_passes_every_check() {
         assert!(ids.contains(&id), "{id} missing: {ids:?}");
         assert_eq!(r[id].0, "pass", "{id}: {r:#?}");
     }
-    assert_eq!(v["clusters"][0]["fluxVersion"], "2.7");
+    assert_eq!(v["clusters"][0]["fluxVersion"], "2.9");
     // The table says the same.
     let t = c.run(&["check", "-A"]);
     assert_eq!(t.status.code(), Some(0));
     let text = stdout(&t);
     assert!(text.starts_with("CHECK"), "{text}");
     assert!(
-        text.contains("8 checks (Flux 2.7): 8 passed, 0 failed, 0 could not tell"),
+        text.contains("8 checks (Flux 2.9): 8 passed, 0 failed, 0 could not tell"),
         "{text}"
     );
 }

@@ -330,7 +330,7 @@ fn flux_alerts_and_providers_from_the_cluster_when_no_manifests() {
     let o = c.run(&["lint", rules.to_str().unwrap(), "-o", "json"]);
     let v: Value = serde_json::from_str(&stdout(&o))
         .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&o), stderr(&o)));
-    assert_eq!(v["fluxVersion"], "2.7", "version from the cluster");
+    assert_eq!(v["fluxVersion"], "2.9", "version from the cluster");
     let findings = v["findings"].as_array().unwrap();
     let ids: BTreeSet<&str> = findings.iter().filter_map(|f| f["rule"].as_str()).collect();
     assert!(

@@ -100,7 +100,7 @@ fn version_reads_flux_crd_labels() {
     );
     assert!(out.contains("Server:  v"), "{out}");
     assert!(
-        out.contains("Flux:    2.7 (guessed from served API versions)"),
+        out.contains("Flux:    2.9 (guessed from served API versions)"),
         "{out}"
     );
 

@@ -37,6 +37,7 @@ fn custom(
         namespaced: true,
         status_subresource: true,
         printer_columns: columns,
+        version_details: Vec::new(),
     }
 }
 

@@ -37,6 +37,8 @@ fn scenario(version: &str, resources: Vec<Resource>, faults: Vec<FaultSpec>) -> 
         seed: 42,
         duration: Duration::from_secs(60 * MIN),
         scrape_interval: Duration::from_secs(30),
+        components_extra: Vec::new(),
+        resource_metrics: vec![simulator::scenario::ResourceMetrics::KubeStateMetrics],
         resources,
         faults,
         expectations: Expectations::default(),

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use model::{kinds, Controller, FluxVersion, ObjectRef};
+use model::{Controller, FluxVersion, ObjectRef};
 use simulator::scenario::{
     generate, json_schema, load_dir_or_file, load_file, load_str, Fault, FaultTarget, Scenario, ScenarioErrors,
 };
@@ -105,7 +105,7 @@ fn unknown_flux_version() {
     assert_error(
         "unknown-flux-version.yaml",
         6,
-        "unsupported Flux version 2.9: this release knows Flux 2.2 to 2.7",
+        "unsupported Flux version 2.10: this release knows Flux 2.2 to 2.9",
     );
 }
 
@@ -565,7 +565,7 @@ fn full_example_expectations() {
 fn minimal_scenario_gets_the_defaults() {
     let text = "apiVersion: flux-sim.flux-monitor.dev/v1alpha1\nkind: Scenario\nmetadata: {name: empty}\nspec: {}\n";
     let s = load_str(text, Path::new("min.yaml")).unwrap();
-    assert_eq!(s.flux_version, FluxVersion::NEWEST);
+    assert_eq!(s.flux_version, FluxVersion::newest());
     assert_eq!(s.seed, 1);
     assert_eq!(s.duration, Duration::from_secs(3600));
     assert_eq!(s.scrape_interval, Duration::from_secs(30));
@@ -680,8 +680,8 @@ fn generated_scenario_is_large_valid_and_covers_every_kind() {
         "{} objects",
         s.resources.len()
     );
-    assert_eq!(s.flux_version, FluxVersion::NEWEST);
-    for kind in kinds::kinds_in(FluxVersion::NEWEST) {
+    assert_eq!(s.flux_version, FluxVersion::newest());
+    for kind in s.kinds() {
         assert!(s.resources.iter().any(|r| r.kind.kind == kind.kind), "no {}", kind.kind);
     }
     let count = |k: &str| s.resources.iter().filter(|r| r.kind.kind == k).count();

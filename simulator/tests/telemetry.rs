@@ -312,12 +312,12 @@ struct Live {
 
 async fn start_live(scenario: Scenario, start_at: Duration) -> Live {
     let scenario = Arc::new(scenario);
-    let server = ApiServer::new(simulator::serve::flux_resource_types(scenario.flux_version));
+    let server = ApiServer::new(simulator::serve::flux_resource_types(&scenario));
     simulator::seed::into_store(server.store(), &scenario, start_at).unwrap();
     let api = server.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let client = kube::Client::try_from(kube::Config::new(api.url.parse().unwrap())).unwrap();
     let clock = Clock::new(start_at, 1.0);
-    let telemetry = Telemetry::new(scenario.flux_version);
+    let telemetry = Telemetry::for_scenario(&scenario);
     let tasks = controllers::start(
         client.clone(),
         controllers::Options {
@@ -463,7 +463,7 @@ async fn query(prom: &Prometheus, q: &str) -> Vec<(BTreeMap<String, String>, f64
 /// The objects the API holds now with Ready=False, as (kind, namespace, name).
 async fn failing_in_api(client: &kube::Client, version: FluxVersion) -> BTreeSet<(String, String, String)> {
     let mut out = BTreeSet::new();
-    for info in model::kinds::kinds_in(version) {
+    for info in model::kinds::kinds_in(version).filter(|k| !k.is_optional()) {
         let ar = controllers::api_resource(info, version).unwrap();
         let api: kube::Api<kube::api::DynamicObject> = kube::Api::all_with(client.clone(), &ar);
         for o in api.list(&Default::default()).await.unwrap() {
@@ -512,13 +512,13 @@ async fn prometheus_scrapes_demo_at_the_newest_version() {
         .controllers
         .iter()
         .map(|(n, a)| (n.as_str(), *a))
-        .chain([("kube-state-metrics", endpoints.kube_state_metrics)])
+        .chain([("kube-state-metrics", endpoints.kube_state_metrics.unwrap())])
     {
         let (code, body) = http_get(addr, "/metrics").await.unwrap();
         assert_eq!(code, 200, "{name}");
         promtool_check(&body).unwrap_or_else(|e| panic!("promtool rejects {name}: {e}\n{body}"));
     }
-    let (_, ksm_body) = http_get(endpoints.kube_state_metrics, "/metrics").await.unwrap();
+    let (_, ksm_body) = http_get(endpoints.kube_state_metrics.unwrap(), "/metrics").await.unwrap();
     assert!(ksm_body.contains("# TYPE gotk_resource_info gauge"));
 
     let prom = start_prometheus(&endpoints).await;

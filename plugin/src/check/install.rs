@@ -122,8 +122,17 @@ pub fn crd_problems(crd: &Value, release: FluxVersion) -> Vec<String> {
     let Some(info) = kinds::by_kind(kind).filter(|k| k.exists_in(release)) else {
         return Vec::new();
     };
-    let preferred = info.preferred_version(release).unwrap_or("");
+    let preferred = info.storage_version(release).unwrap_or("");
     let served = info.served_versions(release);
+    let state_of = |v: &str| {
+        if info.is_deprecated_version(release, v) {
+            "deprecated"
+        } else if served.contains(&v) {
+            "served but not stored"
+        } else {
+            "not served"
+        }
+    };
     let mut out = Vec::new();
     let storage = crd
         .pointer("/spec/versions")
@@ -132,11 +141,7 @@ pub fn crd_problems(crd: &Value, release: FluxVersion) -> Vec<String> {
         .and_then(|v| v["name"].as_str());
     if let Some(s) = storage {
         if s != preferred {
-            let state = if served.contains(&s) {
-                "deprecated"
-            } else {
-                "not served"
-            };
+            let state = state_of(s);
             out.push(format!(
                 "stores {s}, {state} in Flux {release} (which stores {preferred}): the CRD is older than the Flux installed; upgrade the CRDs"
             ));
@@ -150,10 +155,9 @@ pub fn crd_problems(crd: &Value, release: FluxVersion) -> Vec<String> {
         .filter_map(Value::as_str)
     {
         if v != preferred && Some(v) != storage {
-            let state = if served.contains(&v) {
-                "deprecated"
-            } else {
-                "no longer served"
+            let state = match state_of(v) {
+                "not served" => "no longer served",
+                other => other,
             };
             out.push(format!(
                 "objects may still be stored as {v} ({state} in Flux {release}): migrate them to {preferred} (flux migrate) and drop {v} from status.storedVersions"

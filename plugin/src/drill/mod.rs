@@ -116,9 +116,12 @@ async fn run_inner(args: &DrillArgs) -> Result<u8, String> {
     let mut second = rx.clone();
     // A second signal abandons the orderly clean-up: dropping the futures kills the process
     // groups and removes the directories in Drop.
-    let mut next = tokio::select! {
-        p = session::prepare(&inputs, &rx) => Some(p),
-        _ = second.wait_for(|n| *n >= 2) => None,
+    let mut next = match scenarios.first() {
+        Some(first) => tokio::select! {
+            p = session::prepare(&inputs, first, &rx) => Some(p),
+            _ = second.wait_for(|n| *n >= 2) => None,
+        },
+        None => None,
     };
     for (i, scenario) in scenarios.iter().enumerate() {
         let prepared = match next.take() {
@@ -138,15 +141,14 @@ async fn run_inner(args: &DrillArgs) -> Result<u8, String> {
             scenario.source.display()
         ));
         // The next scenario's Prometheus and Alertmanager start while this one runs.
-        let more = i + 1 < scenarios.len();
+        let following = scenarios.get(i + 1);
         let both = async {
             tokio::join!(
                 session::run(scenario, &inputs, prepared, &mut progress, rx.clone()),
                 async {
-                    if more {
-                        Some(session::prepare(&inputs, &rx).await)
-                    } else {
-                        None
+                    match following {
+                        Some(s) => Some(session::prepare(&inputs, s, &rx).await),
+                        None => None,
                     }
                 }
             )

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use simulator::scenario::{ResourceMetrics, Scenario};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -25,15 +26,21 @@ pub struct Proxies {
 }
 
 pub const KSM: &str = "kube-state-metrics";
+pub const FLUX_OPERATOR: &str = "flux-operator";
 
 impl Proxies {
-    pub async fn start() -> std::io::Result<Proxies> {
+    /// One stand-in per metrics listener the scenario's installation has.
+    pub async fn start(scenario: &Scenario) -> std::io::Result<Proxies> {
         let mut me = Proxies {
             addrs: BTreeMap::new(),
             backends: BTreeMap::new(),
             tasks: tokio::task::JoinSet::new(),
         };
-        let names = model::Controller::ALL.iter().map(|c| c.name()).chain([KSM]);
+        let resource_listeners = scenario.resource_metrics.iter().map(|m| match m {
+            ResourceMetrics::KubeStateMetrics => KSM,
+            ResourceMetrics::FluxOperator => FLUX_OPERATOR,
+        });
+        let names: Vec<&str> = scenario.controllers().iter().map(|c| c.name()).chain(resource_listeners).collect();
         for name in names {
             let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
             me.addrs.insert(name.to_string(), listener.local_addr()?);
@@ -50,10 +57,11 @@ impl Proxies {
             controllers: self
                 .addrs
                 .iter()
-                .filter(|(n, _)| *n != KSM)
+                .filter(|(n, _)| *n != KSM && *n != FLUX_OPERATOR)
                 .map(|(n, a)| (n.clone(), *a))
                 .collect(),
-            kube_state_metrics: self.addrs[KSM],
+            kube_state_metrics: self.addrs.get(KSM).copied(),
+            flux_operator: self.addrs.get(FLUX_OPERATOR).copied(),
         }
     }
 
@@ -63,7 +71,8 @@ impl Proxies {
             .controllers
             .iter()
             .map(|(n, a)| (n.as_str(), *a))
-            .chain([(KSM, real.kube_state_metrics)])
+            .chain(real.kube_state_metrics.map(|a| (KSM, a)))
+            .chain(real.flux_operator.map(|a| (FLUX_OPERATOR, a)))
         {
             if let Some(b) = self.backends.get(name) {
                 *b.lock().unwrap_or_else(|e| e.into_inner()) = Some(addr);

@@ -79,7 +79,7 @@ impl Prepared {
     }
 }
 
-pub async fn prepare(inputs: &Inputs, signals: &watch::Receiver<u32>) -> Result<Prepared, Stop> {
+pub async fn prepare(inputs: &Inputs, scenario: &Scenario, signals: &watch::Receiver<u32>) -> Result<Prepared, Stop> {
     let tmp = tempfile::Builder::new()
         .prefix("flux-monitor-drill-")
         .tempdir()
@@ -104,7 +104,7 @@ pub async fn prepare(inputs: &Inputs, signals: &watch::Receiver<u32>) -> Result<
         write(&p, &serde_json::to_string_pretty(file).unwrap_or_default())?;
         rule_files.push(p.display().to_string());
     }
-    let proxies = Proxies::start()
+    let proxies = Proxies::start(scenario)
         .await
         .map_err(|e| format!("cannot bind the scrape stand-ins: {e}"))?;
     let prom_config = tmp.path().join("prometheus.yml");

@@ -229,9 +229,9 @@ pub async fn run(kube: &KubeArgs, args: &LintArgs) -> Result<u8, Error> {
     let version = version.unwrap_or_else(|| {
         eprintln!(
             "note: linting for Flux {} (the newest known); pass --flux-version to choose",
-            FluxVersion::NEWEST
+            FluxVersion::newest()
         );
-        FluxVersion::NEWEST
+        FluxVersion::newest()
     });
     let inputs = Inputs {
         version,

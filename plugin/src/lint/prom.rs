@@ -79,7 +79,7 @@ fn lint_expr(
                 m.name.as_str(),
                 "kind" | "customresource_kind" | "controller"
             ) {
-                for k in model::KINDS {
+                for k in model::KINDS.iter() {
                     let v = if m.name == "controller" {
                         k.kind.to_lowercase()
                     } else {
@@ -97,13 +97,13 @@ fn lint_expr(
             Some(f) if !metrics::exists_in(f, version) => out.push(at(
                 "FM002",
                 format!("{who}: metric {name} was removed in Flux 2.5 (linting for Flux {version}): it selects nothing and this rule never fires"),
-                if f.name == metrics::SUSPEND_STATUS.name {
+                if f.name == metrics::SUSPEND_STATUS {
                     "use gotk_resource_info{suspended=\"true\"} from kube-state-metrics".into()
                 } else {
                     "use gotk_resource_info{ready=\"False\"} from kube-state-metrics (flux2-monitoring-example config)".into()
                 },
             )),
-            Some(f) if f.name == metrics::RECONCILE_CONDITION.name || f.name == metrics::SUSPEND_STATUS.name => {
+            Some(f) if f.name == metrics::RECONCILE_CONDITION || f.name == metrics::SUSPEND_STATUS => {
                 let helm = matchers.iter().any(|m| m.name == "kind" && m.op == MatchOp::Equal && m.value == "HelmRelease");
                 if helm {
                     out.push(at(
@@ -128,7 +128,7 @@ fn lint_expr(
             if m.name == "__name__" {
                 continue;
             }
-            let is_info = f.name == metrics::RESOURCE_INFO.name;
+            let is_info = f.name == metrics::RESOURCE_INFO;
             if is_info && m.name == "namespace" {
                 out.push(at(
                     "FM004",

@@ -123,7 +123,7 @@ pub(super) fn is_flux_name(name: &str) -> bool {
 
 pub(super) fn names_of_catalog() -> Vec<String> {
     let mut names = Vec::new();
-    for f in metrics::ALL {
+    for f in metrics::all() {
         names.push(f.name.to_string());
         if f.type_ == metrics::MetricType::Histogram {
             for s in ["_bucket", "_sum", "_count"] {

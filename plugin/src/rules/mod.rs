@@ -156,8 +156,8 @@ mod tests {
                 FluxVersion::new(2, 4),
                 DEFAULT_RUNBOOK_BASE
             )),
-            strip(prometheus_rule(FluxVersion::NEWEST, DEFAULT_RUNBOOK_BASE))
+            strip(prometheus_rule(FluxVersion::newest(), DEFAULT_RUNBOOK_BASE))
         );
-        assert_eq!(alerts_for(FluxVersion::NEWEST).len(), PACK.len());
+        assert_eq!(alerts_for(FluxVersion::newest()).len(), PACK.len());
     }
 }

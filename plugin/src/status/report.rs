@@ -375,6 +375,7 @@ pub(crate) mod tests {
         let info = |k: &str| ServedKind {
             info: model::kinds::by_kind(k).unwrap(),
             version: "v1".into(),
+            served: vec!["v1".into()],
         };
         Snapshot {
             context: "kind-test".into(),

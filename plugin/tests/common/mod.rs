@@ -9,35 +9,15 @@ use std::time::Duration;
 
 use model::FluxVersion;
 use serde_json::{json, Value};
-use simulator::apiserver::{write_kubeconfig, ApiServer, PrinterColumn, ResourceType, Running};
+use simulator::apiserver::{write_kubeconfig, ApiServer, ResourceType, Running};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_kubectl-flux_monitor");
 
-/// The Flux kinds of `release` as the embedded API's resource types, straight from the catalog.
+/// The Flux kinds of `release` as the embedded API's resource types, straight from the catalog
+/// (source-watcher's ArtifactGenerator included where the release has it).
 pub fn flux_types(release: FluxVersion) -> Vec<ResourceType> {
-    model::KINDS
-        .iter()
-        .filter(|k| k.exists_in(release))
-        .map(|k| {
-            let served = k.served_versions(release);
-            ResourceType {
-                group: k.group.to_string(),
-                version: served[0].to_string(),
-                other_versions: served[1..].iter().map(|v| v.to_string()).collect(),
-                kind: k.kind.to_string(),
-                plural: k.plural.to_string(),
-                singular: k.singular.to_string(),
-                short_names: k.short_names.iter().map(|s| s.to_string()).collect(),
-                categories: vec!["fluxcd".to_string()],
-                namespaced: true,
-                status_subresource: k.has_status,
-                printer_columns: k
-                    .printer_columns
-                    .iter()
-                    .map(|c| PrinterColumn::new(c.name, c.type_, c.json_path))
-                    .collect(),
-            }
-        })
+    model::kinds::kinds_in(release)
+        .filter_map(|k| simulator::serve::resource_type(k, release))
         .collect()
 }
 
@@ -53,7 +33,7 @@ pub struct TestCluster {
 
 impl TestCluster {
     pub fn start() -> TestCluster {
-        Self::start_release(FluxVersion::NEWEST)
+        Self::start_release(FluxVersion::newest())
     }
 
     pub fn start_release(release: FluxVersion) -> TestCluster {

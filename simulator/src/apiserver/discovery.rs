@@ -32,16 +32,19 @@ pub(crate) fn api_versions(server_address: &str) -> Value {
     })
 }
 
-/// The versions of a group, preferred first.
+/// The versions of a group in Kubernetes' priority order (GA before beta before alpha, higher
+/// first), as kube-apiserver lists a group of CRDs: the first is the group's preferred version,
+/// and kubectl reads each resource at the first listed version that serves it.
 pub(crate) fn group_versions(types: &[ResourceType], group: &str) -> Vec<String> {
     let mut versions: Vec<String> = Vec::new();
     for rt in types.iter().filter(|t| t.group == group) {
-        for v in std::iter::once(&rt.version).chain(&rt.other_versions) {
+        for v in rt.served_versions() {
             if !versions.contains(v) {
                 versions.push(v.clone());
             }
         }
     }
+    versions.sort_by_key(|v| model::kinds::version_priority(v));
     versions
 }
 

@@ -30,7 +30,7 @@ pub use error::{ApiError, StatusCause};
 pub use jsonpath::JsonPath;
 pub use selector::{FieldSelector, LabelSelector};
 pub use store::{EventType, ListOptions, ListPage, Patch, Store, WatchEvent};
-pub use types::{PrinterColumn, ResourceType};
+pub use types::{PrinterColumn, ResourceType, VersionDetail};
 
 /// The embedded API: a [`Store`] plus the fault injections of its HTTP face. Clones share both.
 #[derive(Clone, Debug)]

@@ -2,14 +2,16 @@
 
 use serde_json::{json, Value};
 
+
 /// One served resource type, the way a CustomResourceDefinition (or a built-in kind) describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResourceType {
     /// API group, `""` for the core group.
     pub group: String,
-    /// Preferred and storage version.
+    /// The storage version: objects are kept at it.
     pub version: String,
-    /// Further served versions: same objects, `apiVersion` rewritten on read.
+    /// Further served versions, in Kubernetes' priority order: same objects, `apiVersion`
+    /// rewritten on read.
     pub other_versions: Vec<String>,
     pub kind: String,
     pub plural: String,
@@ -19,8 +21,22 @@ pub struct ResourceType {
     pub namespaced: bool,
     /// Whether `/status` is a subresource (writes to the main resource then ignore `.status`).
     pub status_subresource: bool,
-    /// CRD `additionalPrinterColumns`, used for Table responses.
+    /// CRD `additionalPrinterColumns` of the storage version, used for Table responses.
     pub printer_columns: Vec<PrinterColumn>,
+    /// What a CRD declares per served version (deprecation, printer columns, status
+    /// subresource); empty when every version is like the storage version (built-in types).
+    pub version_details: Vec<VersionDetail>,
+}
+
+/// One served version of a CRD.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionDetail {
+    pub name: String,
+    pub deprecated: bool,
+    /// Sent as a `Warning` header with every request at this version.
+    pub deprecation_warning: Option<String>,
+    pub printer_columns: Vec<PrinterColumn>,
+    pub status_subresource: bool,
 }
 
 /// A CRD `additionalPrinterColumns` entry.
@@ -78,6 +94,7 @@ impl ResourceType {
                 namespaced,
                 status_subresource: false,
                 printer_columns: Vec::new(),
+                version_details: Vec::new(),
             }
         };
         vec![
@@ -169,6 +186,34 @@ impl ResourceType {
         self.api_version_for(&self.version)
     }
 
+    /// Every served version, storage version first.
+    pub fn served_versions(&self) -> impl Iterator<Item = &String> {
+        std::iter::once(&self.version).chain(&self.other_versions)
+    }
+
+    /// The deprecation warning of a served version, if the CRD marks it deprecated.
+    pub fn deprecation_warning(&self, version: &str) -> Option<&str> {
+        self.version_details
+            .iter()
+            .find(|d| d.name == version)
+            .and_then(|d| d.deprecation_warning.as_deref())
+    }
+
+    /// The details of every served version: the CRD's own, or the storage version's defaults.
+    fn details(&self) -> Vec<VersionDetail> {
+        self.served_versions()
+            .map(|v| {
+                self.version_details.iter().find(|d| &d.name == v).cloned().unwrap_or_else(|| VersionDetail {
+                    name: v.clone(),
+                    deprecated: false,
+                    deprecation_warning: None,
+                    printer_columns: self.printer_columns.clone(),
+                    status_subresource: self.status_subresource,
+                })
+            })
+            .collect()
+    }
+
     /// Whether this version of the type is served.
     pub fn serves(&self, version: &str) -> bool {
         self.version == version || self.other_versions.iter().any(|v| v == version)
@@ -200,34 +245,37 @@ impl ResourceType {
 
     /// The CustomResourceDefinition object that describes this type.
     pub fn to_crd(&self) -> Value {
-        let columns: Vec<Value> = self
-            .printer_columns
+        let column_json = |c: &PrinterColumn| {
+            let mut col = json!({"name": c.name, "type": c.type_, "jsonPath": c.json_path});
+            if c.priority != 0 {
+                col["priority"] = json!(c.priority);
+            }
+            if !c.description.is_empty() {
+                col["description"] = json!(c.description);
+            }
+            col
+        };
+        let versions: Vec<Value> = self
+            .details()
             .iter()
-            .map(|c| {
-                let mut col = json!({"name": c.name, "type": c.type_, "jsonPath": c.json_path});
-                if c.priority != 0 {
-                    col["priority"] = json!(c.priority);
-                }
-                if !c.description.is_empty() {
-                    col["description"] = json!(c.description);
-                }
-                col
-            })
-            .collect();
-        let versions: Vec<Value> = std::iter::once(&self.version)
-            .chain(&self.other_versions)
-            .map(|v| {
+            .map(|d| {
                 let mut version = json!({
-                    "name": v,
+                    "name": d.name,
                     "served": true,
-                    "storage": *v == self.version,
+                    "storage": d.name == self.version,
                     "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}},
                 });
-                if self.status_subresource {
+                if d.deprecated {
+                    version["deprecated"] = json!(true);
+                }
+                if let Some(w) = &d.deprecation_warning {
+                    version["deprecationWarning"] = json!(w);
+                }
+                if d.status_subresource {
                     version["subresources"] = json!({"status": {}});
                 }
-                if !columns.is_empty() {
-                    version["additionalPrinterColumns"] = Value::Array(columns.clone());
+                if !d.printer_columns.is_empty() {
+                    version["additionalPrinterColumns"] = d.printer_columns.iter().map(column_json).collect();
                 }
                 version
             })
@@ -250,10 +298,19 @@ impl ResourceType {
                 "scope": if self.namespaced { "Namespaced" } else { "Cluster" },
                 "versions": versions,
             },
+            "status": {
+                "acceptedNames": names,
+                "storedVersions": [self.version],
+                "conditions": [
+                    {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found"},
+                    {"type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted"},
+                ],
+            },
         })
     }
 
-    /// Reads a CustomResourceDefinition object back into a type (the first storage version is preferred).
+    /// Reads a CustomResourceDefinition object back into a type (the storage version is kept,
+    /// the other served versions follow in Kubernetes' priority order).
     pub fn from_crd(crd: &Value) -> Option<ResourceType> {
         let spec = crd.get("spec")?;
         let names = spec.get("names")?;
@@ -268,33 +325,47 @@ impl ResourceType {
                 .unwrap_or_default()
         };
         let versions = spec.get("versions")?.as_array()?;
-        let served: Vec<&Value> = versions
+        let mut served: Vec<&Value> = versions
             .iter()
             .filter(|v| v.get("served").and_then(Value::as_bool).unwrap_or(true))
             .collect();
+        served.sort_by_key(|v| model::kinds::version_priority(v.get("name").and_then(Value::as_str).unwrap_or("")));
         let storage = served
             .iter()
             .find(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
             .or(served.first())?;
         let version = text(storage.get("name"))?;
         let kind = text(names.get("kind"))?;
-        let columns = storage
-            .get("additionalPrinterColumns")
-            .and_then(Value::as_array)
-            .map(|cols| {
-                cols.iter()
-                    .filter_map(|c| {
-                        Some(PrinterColumn {
-                            name: text(c.get("name"))?,
-                            type_: text(c.get("type")).unwrap_or_else(|| "string".to_string()),
-                            json_path: text(c.get("jsonPath"))?,
-                            priority: c.get("priority").and_then(Value::as_i64).unwrap_or(0) as i32,
-                            description: text(c.get("description")).unwrap_or_default(),
+        let columns = |v: &Value| -> Vec<PrinterColumn> {
+            v.get("additionalPrinterColumns")
+                .and_then(Value::as_array)
+                .map(|cols| {
+                    cols.iter()
+                        .filter_map(|c| {
+                            Some(PrinterColumn {
+                                name: text(c.get("name"))?,
+                                type_: text(c.get("type")).unwrap_or_else(|| "string".to_string()),
+                                json_path: text(c.get("jsonPath"))?,
+                                priority: c.get("priority").and_then(Value::as_i64).unwrap_or(0) as i32,
+                                description: text(c.get("description")).unwrap_or_default(),
+                            })
                         })
-                    })
-                    .collect()
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let version_details = served
+            .iter()
+            .filter_map(|v| {
+                Some(VersionDetail {
+                    name: text(v.get("name"))?,
+                    deprecated: v.get("deprecated").and_then(Value::as_bool).unwrap_or(false),
+                    deprecation_warning: text(v.get("deprecationWarning")),
+                    printer_columns: columns(v),
+                    status_subresource: v.pointer("/subresources/status").is_some(),
+                })
             })
-            .unwrap_or_default();
+            .collect();
         Some(ResourceType {
             group: text(spec.get("group"))?,
             other_versions: served
@@ -310,7 +381,8 @@ impl ResourceType {
             categories: list(names.get("categories")),
             namespaced: spec.get("scope").and_then(Value::as_str) != Some("Cluster"),
             status_subresource: storage.pointer("/subresources/status").is_some(),
-            printer_columns: columns,
+            printer_columns: columns(storage),
+            version_details,
         })
     }
 }

@@ -90,7 +90,9 @@ pub fn api_resource(info: &KindInfo, version: FluxVersion) -> Option<ApiResource
 /// Starts every controller and the fault timeline; runs until the returned set is aborted.
 pub async fn start(client: Client, opts: Options) -> JoinSet<()> {
     let version = opts.scenario.flux_version;
-    let api_resources: HashMap<_, _> = model::kinds::kinds_in(version)
+    let api_resources: HashMap<_, _> = opts
+        .scenario
+        .kinds()
         .filter_map(|k| api_resource(k, version).map(|ar| (k.kind, (ar, k))))
         .collect();
 

@@ -11,7 +11,8 @@ pub fn initial_object(scenario: &Scenario, resource: &Resource) -> Value {
     let kind = resource.kind;
     let api_version = kind
         .api_version(scenario.flux_version)
-        .unwrap_or_else(|| format!("{}/{}", kind.group, kind.versions[0].served[0]));
+        .or_else(|| kind.api_version(FluxVersion::newest()))
+        .unwrap_or_else(|| kind.group.to_string());
     let mut metadata = Map::new();
     metadata.insert("name".into(), json!(resource.name));
     metadata.insert("namespace".into(), json!(resource.namespace));

@@ -203,7 +203,9 @@ pub(crate) fn reconcile(ctx: &mut Ctx) -> KindOutcome {
                         &[("revision", &chart_version), ("token", &meta_token)],
                     );
                 }
-                return KindOutcome::failure("RetriesExceeded", &stall, ctx.interval, !already_stalled);
+                // helm-controller returns ErrExceededMaxRetries as a TerminalError
+                // (helmrelease_controller.go), which controller-runtime counts as terminal.
+                return KindOutcome::failure("RetriesExceeded", &stall, ctx.interval, !already_stalled).terminal();
             }
             ctx.set_true(
                 "Reconciling",

@@ -200,6 +200,9 @@ pub struct ReconcileOutcome {
     pub requeue_after: Option<Duration>,
     /// Counts in `controller_runtime_reconcile_errors_total`: the reconciler returned an error.
     pub errored: bool,
+    /// The error was controller-runtime's TerminalError (helm-controller's RetriesExceeded):
+    /// also counted in `controller_runtime_terminal_reconcile_errors_total`.
+    pub terminal: bool,
     /// Events the controller posts, in order.
     pub events: Vec<SimEvent>,
 }
@@ -223,6 +226,7 @@ pub(crate) struct KindOutcome {
     pub result: ReconcileResult,
     pub requeue_after: Option<Duration>,
     pub errored: bool,
+    pub terminal: bool,
 }
 
 impl KindOutcome {
@@ -231,6 +235,7 @@ impl KindOutcome {
             result: ReconcileResult::Success,
             requeue_after: Some(requeue),
             errored: false,
+            terminal: false,
         }
     }
     pub fn failure(reason: &str, message: &str, requeue: Duration, errored: bool) -> Self {
@@ -241,7 +246,14 @@ impl KindOutcome {
             },
             requeue_after: Some(requeue),
             errored,
+            terminal: false,
         }
+    }
+
+    /// A failure the reconciler returns as a TerminalError.
+    pub fn terminal(mut self) -> Self {
+        self.terminal = self.errored;
+        self
     }
 }
 
@@ -253,6 +265,7 @@ fn skipped(why: SkipReason, duration: Duration) -> ReconcileOutcome {
         duration,
         requeue_after: None,
         errored: false,
+        terminal: false,
         events: Vec::new(),
     }
 }
@@ -373,6 +386,7 @@ pub fn reconcile(input: &ReconcileInput) -> ReconcileOutcome {
         duration,
         requeue_after: out.requeue_after,
         errored: out.errored,
+        terminal: out.terminal,
         events: ctx.events,
     }
 }

@@ -32,6 +32,7 @@ pub struct ReconcileRecord {
     pub duration: Duration,
     pub result: ReconcileResult,
     pub errored: bool,
+    pub terminal: bool,
 }
 
 /// An event with the scenario time it was posted.
@@ -364,6 +365,7 @@ impl Simulation {
             duration: outcome.duration,
             result: outcome.result.clone(),
             errored: outcome.errored,
+            terminal: outcome.terminal,
         });
         let slot = &mut self.slots[idx];
         // The in-progress status only shows when the work lasts (scrapes cannot see shorter).

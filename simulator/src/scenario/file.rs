@@ -56,6 +56,16 @@ pub struct SpecFile {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub scrape_interval: Option<Spanned<String>>,
+    /// Optional controllers to install too, as `flux install --components-extra` takes them
+    /// (`source-watcher`, Flux 2.7+, which reconciles ArtifactGenerators).
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub components_extra: Option<Spanned<Vec<String>>>,
+    /// Who serves the per-object state metrics: `kube-state-metrics` (gotk_resource_info, the
+    /// default) and/or `flux-operator` (flux_resource_info).
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub resource_metrics: Option<Spanned<Vec<String>>>,
     /// The Flux objects that exist at scenario time 0.
     #[serde(default)]
     #[schemars(with = "Vec<ResourceFile>")]

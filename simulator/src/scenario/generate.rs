@@ -473,7 +473,7 @@ pub fn generate(objects: usize, seed: u64) -> String {
          apiVersion: {API_VERSION}\nkind: Scenario\nmetadata:\n  name: generated-{objects}-seed-{seed}\n  \
          description: \"{objects} Flux objects across tenant namespaces, with a handful of faults\"\n\
          spec:\n  fluxVersion: \"{}\"\n  seed: {seed}\n  duration: 1h\n  scrapeInterval: 30s\n  resources:\n",
-        FluxVersion::NEWEST
+        FluxVersion::newest()
     );
     g.platform();
     let mut tenant = 0;

@@ -24,9 +24,55 @@ pub struct Scenario {
     pub duration: Duration,
     /// Prometheus scrape interval used for sampling in virtual time (default 30s).
     pub scrape_interval: Duration,
+    /// Optional controllers installed too (`flux install --components-extra`): source-watcher.
+    pub components_extra: Vec<Controller>,
+    /// Who serves the per-object resource metrics Prometheus scrapes.
+    pub resource_metrics: Vec<ResourceMetrics>,
     pub resources: Vec<Resource>,
     pub faults: Vec<FaultSpec>,
     pub expectations: Expectations,
+}
+
+/// Where per-object state metrics come from: kube-state-metrics with flux2-monitoring-example's
+/// config (`gotk_resource_info`) or the Flux Operator's reporter (`flux_resource_info`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ResourceMetrics {
+    KubeStateMetrics,
+    FluxOperator,
+}
+
+impl ResourceMetrics {
+    pub const ALL: [ResourceMetrics; 2] = [ResourceMetrics::KubeStateMetrics, ResourceMetrics::FluxOperator];
+
+    /// The name scenario files and flags use.
+    pub fn name(self) -> &'static str {
+        match self {
+            ResourceMetrics::KubeStateMetrics => "kube-state-metrics",
+            ResourceMetrics::FluxOperator => "flux-operator",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ResourceMetrics> {
+        ResourceMetrics::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
+impl Scenario {
+    /// The controllers this scenario's installation runs.
+    pub fn controllers(&self) -> Vec<Controller> {
+        Controller::in_release(self.flux_version, &self.components_extra)
+    }
+
+    /// The kinds this scenario's installation serves.
+    pub fn kinds(&self) -> impl Iterator<Item = &'static KindInfo> + '_ {
+        model::kinds::KINDS.iter().filter(|k| self.has_kind(k))
+    }
+
+    /// Whether the installation has a kind (its release serves it and, for kinds of optional
+    /// controllers, the controller is installed).
+    pub fn has_kind(&self, kind: &KindInfo) -> bool {
+        kind.exists_in(self.flux_version) && (!kind.is_optional() || self.components_extra.contains(&kind.controller))
+    }
 }
 
 /// One Flux object the scenario creates at scenario time 0.

@@ -28,6 +28,7 @@ pub(super) fn validate(
         line_offset,
         lines: text.lines().collect(),
         diagnostics: Vec::new(),
+        components_extra: Vec::new(),
     };
     let scenario = v.scenario(file);
     if v.diagnostics.is_empty() {
@@ -43,7 +44,8 @@ pub(super) fn validate(
 /// The `spec.interval` a resource gets when the file gives none.
 pub fn default_interval(kind: &KindInfo) -> Duration {
     let minutes = match kind.kind {
-        "Alert" | "Provider" => 0,
+        // ArtifactGenerators have no interval: source-watcher requeues them every hour.
+        "Alert" | "Provider" | "ArtifactGenerator" => 0,
         "HelmRepository" | "HelmChart" => 10,
         "GitRepository" | "OCIRepository" | "Bucket" | "ExternalArtifact" => 1,
         "ImageRepository" => 5,
@@ -54,7 +56,7 @@ pub fn default_interval(kind: &KindInfo) -> Duration {
 
 /// Whether a kind has `spec.interval` at all.
 fn has_interval(kind: &KindInfo) -> bool {
-    !matches!(kind.kind, "Alert" | "Provider")
+    !matches!(kind.kind, "Alert" | "Provider" | "ArtifactGenerator")
 }
 
 /// Parses `Kind/name` (namespace flux-system) or `Kind/namespace/name`.
@@ -102,6 +104,8 @@ pub(super) struct Validator<'a> {
     /// The document's lines, to find the line of a key inside a free-form `spec`.
     pub(super) lines: Vec<&'a str>,
     pub(super) diagnostics: Vec<Diagnostic>,
+    /// The scenario's optional controllers, once read.
+    pub(super) components_extra: Vec<Controller>,
 }
 
 /// A resource as validated, with what reference checks need.
@@ -169,12 +173,12 @@ impl Validator<'_> {
         }
         let spec = file.spec;
         let flux_version = match &spec.flux_version {
-            None => FluxVersion::NEWEST,
+            None => FluxVersion::newest(),
             Some(v) => match v.value.parse::<FluxVersion>() {
                 Ok(fv) => fv,
                 Err(e) => {
                     self.error(line(v), format!("fluxVersion: {e}"));
-                    FluxVersion::NEWEST
+                    FluxVersion::newest()
                 }
             },
         };
@@ -188,6 +192,8 @@ impl Validator<'_> {
             .as_ref()
             .and_then(|d| self.positive_duration(d, "scrapeInterval"))
             .unwrap_or(Duration::from_secs(30));
+        self.components_extra = self.components_extra(spec.components_extra.as_ref(), flux_version);
+        let resource_metrics = self.resource_metrics(spec.resource_metrics.as_ref());
 
         let mut entries: Vec<Entry> = Vec::with_capacity(spec.resources.len());
         let mut index: HashMap<ObjectRef, usize> = HashMap::with_capacity(spec.resources.len());
@@ -240,10 +246,54 @@ impl Validator<'_> {
             seed: spec.seed.unwrap_or(1),
             duration,
             scrape_interval,
+            components_extra: std::mem::take(&mut self.components_extra),
+            resource_metrics,
             resources,
             faults,
             expectations,
         }
+    }
+
+    fn components_extra(&mut self, raw: Option<&Spanned<Vec<String>>>, version: FluxVersion) -> Vec<Controller> {
+        let Some(raw) = raw else { return Vec::new() };
+        let mut out = Vec::new();
+        for name in &raw.value {
+            match Controller::from_name(name).filter(|c| c.is_optional()) {
+                Some(c) if !c.exists_in(version) => self.error(
+                    line(raw),
+                    format!("componentsExtra: {name} does not exist in Flux {version}"),
+                ),
+                Some(c) => out.push(c),
+                None => {
+                    let optional: Vec<&str> =
+                        Controller::ALL.iter().filter(|c| c.is_optional()).map(|c| c.name()).collect();
+                    self.error(
+                        line(raw),
+                        format!("componentsExtra: unknown component {name:?} (one of {})", optional.join(", ")),
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    fn resource_metrics(&mut self, raw: Option<&Spanned<Vec<String>>>) -> Vec<ResourceMetrics> {
+        let Some(raw) = raw else { return vec![ResourceMetrics::KubeStateMetrics] };
+        let mut out = Vec::new();
+        for name in &raw.value {
+            match ResourceMetrics::from_name(name) {
+                Some(m) if !out.contains(&m) => out.push(m),
+                Some(_) => {}
+                None => self.error(
+                    line(raw),
+                    format!("resourceMetrics: unknown source {name:?} (kube-state-metrics or flux-operator)"),
+                ),
+            }
+        }
+        if out.is_empty() && raw.value.is_empty() {
+            self.error(line(raw), "resourceMetrics: name at least one of kube-state-metrics, flux-operator");
+        }
+        out
     }
 
     fn resource(&mut self, raw: &Spanned<ResourceFile>, version: FluxVersion, end_line: usize) -> Option<Entry> {
@@ -256,13 +306,21 @@ impl Validator<'_> {
                 None
             }
             Some(k) if !k.exists_in(version) => {
-                let since = k.versions.first().map(|s| s.since.to_string()).unwrap_or_default();
+                let since = k.first_release().map(|s| s.to_string()).unwrap_or_default();
                 self.error(
                     line(&r.kind),
                     format!(
                         "kind {} does not exist in Flux {version} (it arrived in Flux {since})",
                         k.kind
                     ),
+                );
+                None
+            }
+            Some(k) if k.is_optional() && !self.components_extra.contains(&k.controller) => {
+                let c = k.controller.name();
+                self.error(
+                    line(&r.kind),
+                    format!("kind {} needs {c}, an optional component: add `componentsExtra: [{c}]` to spec", k.kind),
                 );
                 None
             }

@@ -15,10 +15,10 @@ use std::time::Duration;
 use anyhow::{anyhow, Context as _};
 use kube::Client;
 use model::kinds::KindInfo;
-use model::{Controller as FluxController, FluxVersion};
+use model::FluxVersion;
 use serde_json::{json, Value};
 
-use crate::apiserver::{self, ApiServer, PrinterColumn, ResourceType};
+use crate::apiserver::{self, ApiServer, PrinterColumn, ResourceType, VersionDetail};
 use crate::controllers::{self, Clock};
 use crate::notify;
 use crate::telemetry::Telemetry;
@@ -43,38 +43,52 @@ pub struct ServeOptions {
     pub rate_limit_interval: Duration,
 }
 
-/// The embedded API's resource type for a Flux kind at a Flux version.
+/// The embedded API's resource type for a Flux kind at a Flux version: what that release's CRD
+/// declares (model/data/flux.yaml).
 pub fn resource_type(info: &KindInfo, version: FluxVersion) -> Option<ResourceType> {
-    let served = info.served_versions(version);
-    let (preferred, others) = served.split_first()?;
+    let storage = info.storage_version(version)?;
+    let columns = |v: &str| -> Vec<PrinterColumn> {
+        info.printer_columns(version, v)
+            .iter()
+            .map(|c| PrinterColumn { priority: c.priority, ..PrinterColumn::new(c.name, c.type_, c.json_path) })
+            .collect()
+    };
+    let strings = |items: &[&str]| items.iter().map(|s| (*s).to_string()).collect::<Vec<_>>();
     Some(ResourceType {
         group: info.group.to_string(),
-        version: (*preferred).to_string(),
-        other_versions: others.iter().map(|v| (*v).to_string()).collect(),
+        version: storage.to_string(),
+        other_versions: strings(info.served_versions(version)).into_iter().filter(|v| v != storage).collect(),
         kind: info.kind.to_string(),
         plural: info.plural.to_string(),
         singular: info.singular.to_string(),
-        short_names: info.short_names.iter().map(|s| (*s).to_string()).collect(),
-        categories: Vec::new(),
+        short_names: strings(info.short_names_in(version)),
+        categories: strings(info.categories_in(version)),
         namespaced: true,
-        status_subresource: info.has_status,
-        printer_columns: info
-            .printer_columns
+        status_subresource: info.has_status_subresource(version, storage),
+        printer_columns: columns(storage),
+        version_details: info
+            .served_versions(version)
             .iter()
-            .map(|c| PrinterColumn::new(c.name, c.type_, c.json_path))
+            .map(|v| VersionDetail {
+                name: (*v).to_string(),
+                deprecated: info.is_deprecated_version(version, v),
+                deprecation_warning: info.deprecation_warning(version, v),
+                printer_columns: columns(v),
+                status_subresource: info.has_status_subresource(version, v),
+            })
             .collect(),
     })
 }
 
-/// Every Flux kind the scenario's Flux version serves, as embedded API resource types.
-pub fn flux_resource_types(version: FluxVersion) -> Vec<ResourceType> {
-    model::kinds::kinds_in(version).filter_map(|k| resource_type(k, version)).collect()
+/// Every Flux kind the scenario's installation serves, as embedded API resource types.
+pub fn flux_resource_types(scenario: &Scenario) -> Vec<ResourceType> {
+    scenario.kinds().filter_map(|k| resource_type(k, scenario.flux_version)).collect()
 }
 
 /// The objects a Flux installation has besides the Flux objects: namespaces, CRDs labelled with
 /// the Flux version, and the controllers' Deployments.
 fn installation_objects(scenario: &Scenario) -> Vec<Value> {
-    let flux_label = format!("v{}.0", scenario.flux_version);
+    let flux_label = flux_version_label(scenario.flux_version);
     let mut namespaces: Vec<&str> = scenario.resources.iter().map(|r| r.namespace.as_str()).collect();
     namespaces.push("flux-system");
     namespaces.sort_unstable();
@@ -83,8 +97,9 @@ fn installation_objects(scenario: &Scenario) -> Vec<Value> {
         .into_iter()
         .map(|ns| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
         .collect();
-    for controller in FluxController::ALL {
+    for controller in scenario.controllers() {
         let name = controller.name();
+        let image = format!("ghcr.io/fluxcd/{name}:{}", controller.version_in(scenario.flux_version).unwrap_or("latest"));
         out.push(json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": name, "namespace": "flux-system", "labels": {
@@ -92,7 +107,7 @@ fn installation_objects(scenario: &Scenario) -> Vec<Value> {
                 "app.kubernetes.io/instance": "flux-system", "app.kubernetes.io/version": flux_label, "control-plane": "controller"}},
             "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
                      "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": {"containers": [{"name": "manager", "image": format!("ghcr.io/fluxcd/{name}"),
+                                  "spec": {"containers": [{"name": "manager", "image": image,
                                            "ports": [{"containerPort": 8080, "name": "http-prom", "protocol": "TCP"}]}]}}},
             "status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1, "updatedReplicas": 1, "observedGeneration": 1,
                        "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable", "message": "Deployment has minimum availability."}]}
@@ -101,14 +116,21 @@ fn installation_objects(scenario: &Scenario) -> Vec<Value> {
     out
 }
 
+/// `v2.9.4`: the label `flux install` gives everything it installs.
+fn flux_version_label(version: FluxVersion) -> String {
+    format!("v{}", version.latest_patch().map_or_else(|| format!("{version}.0"), str::to_string))
+}
+
 /// Labels the Flux CRDs as a Flux installation does, so the Flux version can be read off them.
 fn label_crds(store: &apiserver::Store, types: &[ResourceType], version: FluxVersion) -> anyhow::Result<()> {
-    let labels = json!({"metadata": {"labels": {
-        "app.kubernetes.io/part-of": "flux",
-        "app.kubernetes.io/instance": "flux-system",
-        "app.kubernetes.io/version": format!("v{version}.0"),
-    }}});
     for rt in types {
+        let component = model::kinds::by_kind(&rt.kind).map_or("", |k| k.controller.name());
+        let labels = json!({"metadata": {"labels": {
+            "app.kubernetes.io/part-of": "flux",
+            "app.kubernetes.io/component": component,
+            "app.kubernetes.io/instance": "flux-system",
+            "app.kubernetes.io/version": flux_version_label(version),
+        }}});
         store
             .merge_patch("apiextensions.k8s.io", "customresourcedefinitions", None, &rt.qualified_plural(), &labels, None)
             .map_err(|e| anyhow!("labelling CRD {}: {e}", rt.qualified_plural()))?;
@@ -188,7 +210,7 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Serving> {
             (client, url, path.clone(), None)
         }
         None => {
-            let types = flux_resource_types(scenario.flux_version);
+            let types = flux_resource_types(&scenario);
             let server = ApiServer::new(types.clone());
             for obj in installation_objects(&scenario) {
                 server.store().create_with_status(obj).map_err(|e| anyhow!("seeding the embedded API: {e}"))?;
@@ -250,7 +272,7 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Serving> {
         None => None,
     };
 
-    let telemetry = Telemetry::new(scenario.flux_version);
+    let telemetry = Telemetry::for_scenario(&scenario);
     let observer = events::fan_out(vec![telemetry.observer(), events::observer(client.clone(), sender)]);
     let tasks =
         controllers::start(client.clone(), controllers::Options { scenario: scenario.clone(), clock, observer: Some(observer) })
@@ -288,7 +310,12 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     for (controller, addr) in &serving.metrics.controllers {
         println!("  metrics {controller:<27} http://{addr}/metrics");
     }
-    println!("  kube-state-metrics:          http://{}/metrics", serving.metrics.kube_state_metrics);
+    if let Some(ksm) = serving.metrics.kube_state_metrics {
+        println!("  kube-state-metrics:          http://{ksm}/metrics");
+    }
+    if let Some(op) = serving.metrics.flux_operator {
+        println!("  flux-operator:               http://{op}/metrics");
+    }
     match (&serving.notification_controller, &serving.event_address) {
         (Some(nc), _) => println!("  notification-controller:     {nc} (events are posted here)"),
         (None, Some(address)) => println!("  events posted to:            {}", notify::redact_url(address)),

@@ -30,6 +30,8 @@ pub struct Reconcile {
     pub duration: Duration,
     /// controller-runtime's `result` label.
     pub result: &'static str,
+    /// The reconciler returned a TerminalError (also counted as an error).
+    pub terminal: bool,
 }
 
 /// Skips that mean nothing ran: a stale object, a downed controller, a kind with no reconciler.
@@ -48,6 +50,7 @@ impl Reconcile {
             controller: o.controller,
             duration: o.outcome.duration,
             result: o.outcome.runtime_result(),
+            terminal: o.outcome.terminal,
         })
     }
 
@@ -64,20 +67,20 @@ impl Reconcile {
             controller: r.controller,
             duration: r.duration,
             result,
+            terminal: r.terminal,
         })
     }
 }
 
-/// `--concurrent` defaults of each controller's main.go (source-controller 2, the others 4).
+/// `--concurrent` default of the controller's main.go (source-controller 2, source-watcher 10,
+/// the others 4).
 pub fn max_concurrent_reconciles(c: Controller) -> u32 {
-    match c {
-        Controller::Source => 2,
-        _ => 4,
-    }
+    c.concurrent()
 }
 
 /// The controller-runtime controllers a Flux controller runs (named after the lowercase kind).
-/// ExternalArtifact is produced by third parties, not reconciled by source-controller.
+/// ExternalArtifact is produced by source-watcher or third parties, not reconciled by
+/// source-controller.
 pub fn runtime_controllers(c: Controller, version: FluxVersion) -> Vec<String> {
     let mut names: Vec<String> = model::kinds::kinds_in(version)
         .filter(|k| k.controller == c && k.kind != "ExternalArtifact")
@@ -91,6 +94,9 @@ pub fn runtime_controllers(c: Controller, version: FluxVersion) -> Vec<String> {
 struct RuntimeController {
     totals: BTreeMap<&'static str, u64>,
     errors: u64,
+    /// Reconciles that returned controller-runtime's TerminalError (helm-controller's
+    /// RetriesExceeded and MissingRollbackTarget): counted as errors, never requeued.
+    terminal: u64,
     time: Histogram,
 }
 
@@ -99,6 +105,7 @@ impl RuntimeController {
         RuntimeController {
             totals: RESULTS.iter().map(|r| (*r, 0)).collect(),
             errors: 0,
+            terminal: 0,
             time: Histogram::new(&catalog::CONTROLLER_RUNTIME_BUCKETS),
         }
     }
@@ -156,6 +163,9 @@ impl ControllerMetrics {
         if r.result == "error" {
             rc.errors += 1;
         }
+        if r.terminal {
+            rc.terminal += 1;
+        }
         rc.time.observe(secs);
         self.durations
             .entry(key(&r.object))
@@ -176,19 +186,23 @@ impl ControllerMetrics {
             }
         }
         let label = |n: &str| vec![("controller", n.to_string())];
-        let mut active = Family::new(&catalog::ACTIVE_WORKERS);
-        let mut max = Family::new(&catalog::MAX_CONCURRENT_RECONCILES);
-        let mut errors = Family::new(&catalog::RECONCILE_ERRORS_TOTAL);
-        let mut panics = Family::new(&catalog::RECONCILE_PANICS_TOTAL);
-        let mut time = Family::new(&catalog::RECONCILE_TIME);
-        let mut total = Family::new(&catalog::RECONCILE_TOTAL);
-        let mut terminal = Family::new(&catalog::TERMINAL_RECONCILE_ERRORS_TOTAL);
+        let emits = |name: &str| emitted_by(catalog::get(name), self.version, self.controller);
+        let family = |name: &str| Family::new(catalog::get(name));
+        let mut active = family(catalog::ACTIVE_WORKERS);
+        let mut max = family(catalog::MAX_CONCURRENT_RECONCILES);
+        let mut errors = family(catalog::RECONCILE_ERRORS_TOTAL);
+        let mut panics = family(catalog::RECONCILE_PANICS_TOTAL);
+        let mut timeouts = family(catalog::RECONCILE_TIMEOUTS_TOTAL);
+        let mut time = family(catalog::RECONCILE_TIME);
+        let mut total = family(catalog::RECONCILE_TOTAL);
+        let mut terminal = family(catalog::TERMINAL_RECONCILE_ERRORS_TOTAL);
         for (name, rc) in &self.runtime {
             // Reconciles are instantaneous at a scrape in this model: no worker is busy.
             active.push(label(name), 0.0);
             max.push(label(name), f64::from(max_concurrent_reconciles(self.controller)));
             errors.push(label(name), rc.errors as f64);
             panics.push(label(name), 0.0);
+            timeouts.push(label(name), 0.0);
             time.push_histogram(&label(name), &rc.time);
             for (result, n) in &rc.totals {
                 total.push(
@@ -196,7 +210,7 @@ impl ControllerMetrics {
                     *n as f64,
                 );
             }
-            terminal.push(label(name), 0.0);
+            terminal.push(label(name), rc.terminal as f64);
         }
 
         let object_labels = |(kind, name, ns): &ObjectKey| {
@@ -206,14 +220,29 @@ impl ControllerMetrics {
                 ("namespace", ns.clone()),
             ]
         };
-        let mut durations = Family::new(&catalog::RECONCILE_DURATION);
+        let mut durations = family(catalog::RECONCILE_DURATION);
         for (k, h) in self.durations.iter().filter(|(k, _)| mine.contains_key(*k)) {
             durations.push_histogram(&object_labels(k), h);
         }
-        let mut families = vec![active, max, errors, panics, time, total, terminal];
-        if emitted_by(&catalog::RECONCILE_CONDITION, self.version, self.controller) {
-            let mut condition = Family::new(&catalog::RECONCILE_CONDITION);
-            let mut suspend = Family::new(&catalog::SUSPEND_STATUS);
+        let mut families: Vec<Family> = [active, max, errors, panics, timeouts, time, total, terminal]
+            .into_iter()
+            .filter(|f| emits(f.family.name))
+            .collect();
+        // The token cache's unlabelled families show from start-up; its labelled counters only
+        // once a token was looked up, which no simulated object does.
+        for name in [catalog::TOKEN_CACHED_ITEMS, catalog::TOKEN_CACHE_EVICTIONS_TOTAL] {
+            if emits(name) {
+                let mut f = family(name);
+                f.push(Vec::new(), 0.0);
+                families.push(f);
+            }
+        }
+        if !emits(catalog::RECONCILE_DURATION) {
+            return families;
+        }
+        if emits(catalog::RECONCILE_CONDITION) {
+            let mut condition = family(catalog::RECONCILE_CONDITION);
+            let mut suspend = family(catalog::SUSPEND_STATUS);
             for (k, (suspended, ready)) in mine.iter().filter(|(k, _)| reconciled_kind(&k.0)) {
                 // RecordReadiness: one series per status, 1 for the current one; an object
                 // without a Ready condition counts as Unknown.

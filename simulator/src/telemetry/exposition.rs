@@ -124,11 +124,14 @@ fn type_name(t: MetricType) -> &'static str {
     }
 }
 
-/// Renders families in the text format 0.0.4. Families without series are left out, as
-/// client_golang leaves out a vector with no children.
+/// Renders families in the text format 0.0.4, sorted by name as client_golang's Gather sorts
+/// them. Families without series are left out, as client_golang leaves out a vector with no
+/// children.
 pub fn encode(families: &[Family]) -> String {
     let mut out = String::with_capacity(families.iter().map(|f| f.series.len() * 96 + 128).sum());
-    for f in families.iter().filter(|f| !f.series.is_empty()) {
+    let mut sorted: Vec<&Family> = families.iter().filter(|f| !f.series.is_empty()).collect();
+    sorted.sort_by_key(|f| f.family.name);
+    for f in sorted {
         let name = f.family.name;
         let _ = writeln!(out, "# HELP {name} {}", escape_help(f.family.help));
         let _ = writeln!(out, "# TYPE {name} {}", type_name(f.family.type_));
@@ -156,14 +159,20 @@ pub fn encode(families: &[Family]) -> String {
     out
 }
 
-/// Flattens families into samples (what a scrape stores, before target labels).
+/// Flattens families into samples (what a scrape stores, before target labels). Prometheus
+/// stores no label whose value is empty, so none is kept.
 pub fn samples(families: &[Family]) -> Vec<Sample> {
     families
         .iter()
         .flat_map(|f| {
             f.series.iter().map(move |s| Sample {
                 metric: format!("{}{}", f.family.name, s.suffix),
-                labels: s.labels.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect(),
+                labels: s
+                    .labels
+                    .iter()
+                    .filter(|(_, v)| !v.is_empty())
+                    .map(|(k, v)| ((*k).to_string(), v.clone()))
+                    .collect(),
                 value: s.value,
             })
         })

@@ -28,8 +28,7 @@ pub fn resource_info<'a>(objects: impl IntoIterator<Item = &'a Value>, version: 
     for o in objects {
         let view = FluxObject::new(o);
         let Some(info) = view.info() else { continue };
-        // ExternalArtifact is not in the example config.
-        if info.kind == "ExternalArtifact" {
+        if !catalog::resource_info_covers(info.kind) {
             continue;
         }
         let Some(api_version) = info.preferred_version(version) else {
@@ -62,7 +61,7 @@ pub fn resource_info<'a>(objects: impl IntoIterator<Item = &'a Value>, version: 
         rows.push((key, labels.into_iter().collect()));
     }
     rows.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut family = Family::new(&catalog::RESOURCE_INFO);
+    let mut family = Family::new(catalog::get(catalog::RESOURCE_INFO));
     for (_, labels) in rows {
         family.push(labels, 1.0);
     }

@@ -1,6 +1,7 @@
-//! Telemetry as Flux and kube-state-metrics expose it, per the scenario's Flux version: one
-//! `/metrics` listener per simulated controller, a kube-state-metrics listener with
-//! `gotk_resource_info`, and the same metric state sampled in virtual time for promtool.
+//! Telemetry as Flux, kube-state-metrics and the Flux Operator expose it, per the scenario's Flux
+//! version: one `/metrics` listener per simulated controller, a kube-state-metrics listener with
+//! `gotk_resource_info` and/or a Flux Operator listener with `flux_resource_info`, and the same
+//! metric state sampled in virtual time for promtool.
 //!
 //! Two drivers share one data path: [`ControllerMetrics`] (reconciles in, families out) and
 //! [`ksm::resource_info`] (objects in, a family out). Live, [`Telemetry`] feeds them from the
@@ -9,6 +10,7 @@
 
 pub mod controller;
 pub mod exposition;
+pub mod flux_operator;
 pub mod ksm;
 pub mod listener;
 pub mod objects;
@@ -28,35 +30,46 @@ use tokio::task::JoinSet;
 pub use controller::{ControllerMetrics, Reconcile};
 pub use exposition::{encode, Family, Sample};
 pub use objects::ObjectCache;
-pub use scrape::{samples_at, scrape_configs, Scrape, Target, TargetScrape, VirtualScraper, CONTROLLERS_JOB, KSM_JOB};
+pub use scrape::{
+    samples_at, scrape_configs, Scrape, Target, TargetScrape, VirtualScraper, CONTROLLERS_JOB, FLUX_OPERATOR_JOB,
+    KSM_JOB,
+};
 
 use crate::controllers::{Clock, Observer};
-use crate::scenario::{Fault, FaultTarget, Scenario};
+use crate::scenario::{Fault, FaultTarget, ResourceMetrics, Scenario};
 
 /// How often a listener looks whether its controller went down or came back (wall time).
 const DOWN_POLL: Duration = Duration::from_millis(100);
 
-/// Where the listeners are; serialises as
-/// `{"controllers": {"source-controller": "127.0.0.1:PORT", ...}, "kubeStateMetrics": "127.0.0.1:PORT"}`.
+/// Where the listeners are; serialises as `{"controllers": {"source-controller":
+/// "127.0.0.1:PORT", ...}, "kubeStateMetrics": "127.0.0.1:PORT", "fluxOperator": ...}` (each of
+/// the last two only when the scenario has it).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Endpoints {
     pub controllers: BTreeMap<String, SocketAddr>,
-    pub kube_state_metrics: SocketAddr,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kube_state_metrics: Option<SocketAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flux_operator: Option<SocketAddr>,
 }
 
 impl Endpoints {
     /// Prometheus `scrape_configs` (YAML) scraping every listener every `interval`.
     pub fn scrape_configs(&self, interval: Duration) -> String {
-        scrape_configs(&self.controllers, self.kube_state_metrics, interval)
+        scrape_configs(self, interval)
     }
 }
 
-/// The live metric state of every controller of one Flux version; clones share it.
+/// The live metric state of one Flux installation; clones share it.
 #[derive(Clone)]
 pub struct Telemetry {
     version: FluxVersion,
+    controllers: Vec<Controller>,
+    resource_metrics: Vec<ResourceMetrics>,
     metrics: Arc<Mutex<BTreeMap<Controller, ControllerMetrics>>>,
+    /// The Flux Operator's last report (`flux_resource_info`), when it runs.
+    report: Arc<Mutex<Option<Family>>>,
 }
 
 /// Serving listeners. Dropping it (or [`Running::shutdown`]) closes them.
@@ -73,14 +86,24 @@ impl Running {
 }
 
 impl Telemetry {
+    /// A default installation of `version` (no optional controllers) with kube-state-metrics.
     pub fn new(version: FluxVersion) -> Self {
-        let metrics = Controller::ALL
-            .iter()
-            .map(|c| (*c, ControllerMetrics::new(*c, version)))
-            .collect();
+        Self::with(version, Controller::in_release(version, &[]), vec![ResourceMetrics::KubeStateMetrics])
+    }
+
+    /// The installation a scenario describes: its controllers and its resource metrics.
+    pub fn for_scenario(scenario: &Scenario) -> Self {
+        Self::with(scenario.flux_version, scenario.controllers(), scenario.resource_metrics.clone())
+    }
+
+    fn with(version: FluxVersion, controllers: Vec<Controller>, resource_metrics: Vec<ResourceMetrics>) -> Self {
+        let metrics = controllers.iter().map(|c| (*c, ControllerMetrics::new(*c, version))).collect();
         Telemetry {
             version,
+            controllers,
+            resource_metrics,
             metrics: Arc::new(Mutex::new(metrics)),
+            report: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -90,6 +113,10 @@ impl Telemetry {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Controller, ControllerMetrics>> {
         self.metrics.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn lock_report(&self) -> std::sync::MutexGuard<'_, Option<Family>> {
+        self.report.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Records a reconcile (skips that ran nothing are ignored).
@@ -130,9 +157,19 @@ impl Telemetry {
         encode(&[ksm::resource_info(objects, self.version)])
     }
 
-    /// The entry point for `flux-sim serve`: watches the Flux objects through `client`, follows
-    /// the scenario's controller-down faults on `clock`, and serves every listener on `host`
-    /// (port 0 each: the OS picks).
+    /// The Flux Operator reports: `flux_resource_info` now shows these objects.
+    pub fn report<'a>(&self, objects: impl IntoIterator<Item = &'a Value>) {
+        *self.lock_report() = Some(flux_operator::resource_info(objects));
+    }
+
+    /// The Flux Operator's `/metrics` body: its last report.
+    pub fn encode_flux_operator(&self) -> String {
+        self.lock_report().as_ref().map(|f| encode(std::slice::from_ref(f))).unwrap_or_default()
+    }
+
+    /// The entry point for `flux-sim serve`: watches the scenario's Flux objects through
+    /// `client`, follows its controller-down faults on `clock`, and serves every listener on
+    /// `host` (port 0 each: the OS picks).
     pub async fn serve_scenario(
         &self,
         client: &Client,
@@ -140,12 +177,14 @@ impl Telemetry {
         clock: Clock,
         host: IpAddr,
     ) -> std::io::Result<Running> {
-        let (objects, watch_tasks) = ObjectCache::watch(client, self.version);
+        let kinds: Vec<_> = scenario.kinds().collect();
+        let (objects, watch_tasks) = ObjectCache::watch(client, self.version, &kinds);
         // Serve nothing half-listed; an API that never answers must not block start-up forever.
         if !objects.wait_until_synced(Duration::from_secs(10)).await {
             tracing::warn!("telemetry: some Flux kinds could not be listed; serving what is known");
         }
-        let mut running = self.serve(objects, scenario_down(scenario, clock), host).await?;
+        let report_every = clock.to_wall(flux_operator::REPORTING_INTERVAL);
+        let mut running = self.serve(objects, scenario_down(scenario, clock), host, report_every).await?;
         let mut watch_tasks = watch_tasks;
         running
             .tasks
@@ -153,19 +192,22 @@ impl Telemetry {
         Ok(running)
     }
 
-    /// Serves one listener per controller and one for kube-state-metrics on `host`, rendering
-    /// from `objects` at each scrape. A controller's listener is closed while `is_down` says so;
-    /// when it comes back its metrics restart from zero, as a restarted process's do.
+    /// Serves one listener per controller, and kube-state-metrics and the Flux Operator as the
+    /// installation has them, on `host`, rendering from `objects` at each scrape (the Flux
+    /// Operator from its last report, taken every `report_every` of wall time). A controller's
+    /// listener is closed while `is_down` says so; when it comes back its metrics restart from
+    /// zero, as a restarted process's do.
     pub async fn serve(
         &self,
         objects: ObjectCache,
         is_down: impl Fn(Controller) -> bool + Send + Sync + 'static,
         host: IpAddr,
+        report_every: Duration,
     ) -> std::io::Result<Running> {
         let is_down = Arc::new(is_down);
         let mut tasks = JoinSet::new();
         let mut controllers = BTreeMap::new();
-        for c in Controller::ALL {
+        for &c in &self.controllers {
             let (this, objs) = (self.clone(), objects.clone());
             let render: listener::Render = Arc::new(move || objs.with(|o| this.encode_controller(c, o)));
             let was_down = Arc::new(AtomicBool::new(false));
@@ -182,23 +224,32 @@ impl Telemetry {
             let addr = listener::spawn(SocketAddr::new(host, 0), render, down, DOWN_POLL, &mut tasks).await?;
             controllers.insert(c.name().to_string(), addr);
         }
-        let (this, objs) = (self.clone(), objects);
-        let render: listener::Render = Arc::new(move || objs.with(|o| this.encode_kube_state_metrics(o)));
-        let kube_state_metrics = listener::spawn(
-            SocketAddr::new(host, 0),
-            render,
-            Arc::new(|| false),
-            DOWN_POLL,
-            &mut tasks,
-        )
-        .await?;
-        Ok(Running {
-            endpoints: Endpoints {
-                controllers,
-                kube_state_metrics,
-            },
-            tasks,
-        })
+        let mut endpoints = Endpoints { controllers, kube_state_metrics: None, flux_operator: None };
+        if self.resource_metrics.contains(&ResourceMetrics::KubeStateMetrics) {
+            let (this, objs) = (self.clone(), objects.clone());
+            let render: listener::Render = Arc::new(move || objs.with(|o| this.encode_kube_state_metrics(o)));
+            let never_down = Arc::new(|| false);
+            endpoints.kube_state_metrics =
+                Some(listener::spawn(SocketAddr::new(host, 0), render, never_down, DOWN_POLL, &mut tasks).await?);
+        }
+        if self.resource_metrics.contains(&ResourceMetrics::FluxOperator) {
+            objects.with(|o| self.report(o));
+            let (this, objs) = (self.clone(), objects);
+            tasks.spawn(async move {
+                let mut ticks = tokio::time::interval(report_every.max(Duration::from_millis(10)));
+                ticks.tick().await;
+                loop {
+                    ticks.tick().await;
+                    objs.with(|o| this.report(o));
+                }
+            });
+            let this = self.clone();
+            let render: listener::Render = Arc::new(move || this.encode_flux_operator());
+            let never_down = Arc::new(|| false);
+            endpoints.flux_operator =
+                Some(listener::spawn(SocketAddr::new(host, 0), render, never_down, DOWN_POLL, &mut tasks).await?);
+        }
+        Ok(Running { endpoints, tasks })
     }
 }
 

@@ -11,7 +11,7 @@ use futures::StreamExt;
 use kube::api::{Api, DynamicObject};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::Client;
-use model::FluxVersion;
+use model::{FluxVersion, KindInfo};
 use serde_json::Value;
 use tokio::task::JoinSet;
 
@@ -39,14 +39,15 @@ impl ObjectCache {
         cache
     }
 
-    /// Starts one watcher per kind of `version` on `client`; the tasks live in the returned set.
-    pub fn watch(client: &Client, version: FluxVersion) -> (Self, JoinSet<()>) {
+    /// Starts one watcher per kind on `client`, each at `version`'s preferred API version; the
+    /// tasks live in the returned set.
+    pub fn watch(client: &Client, version: FluxVersion, kinds: &[&'static KindInfo]) -> (Self, JoinSet<()>) {
         let cache = ObjectCache {
-            watched: model::kinds::kinds_in(version).filter(|i| api_resource(i, version).is_some()).count(),
+            watched: kinds.iter().filter(|i| api_resource(i, version).is_some()).count(),
             ..ObjectCache::default()
         };
         let mut tasks = JoinSet::new();
-        for info in model::kinds::kinds_in(version) {
+        for &info in kinds {
             let Some(ar) = api_resource(info, version) else {
                 continue;
             };

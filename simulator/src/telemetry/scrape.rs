@@ -16,15 +16,17 @@ use std::time::Duration;
 use model::Controller;
 
 use super::controller::{ControllerMetrics, Reconcile};
-use super::exposition::{samples, Sample};
-use super::ksm;
+use super::exposition::{samples, Family, Sample};
+use super::{flux_operator, ksm};
 use crate::core::Simulation;
-use crate::scenario::{Fault, FaultTarget, Scenario};
+use crate::scenario::{Fault, FaultTarget, ResourceMetrics, Scenario};
 
 /// The job of every Flux controller target (the PodMonitor's namespace/name).
 pub const CONTROLLERS_JOB: &str = "monitoring/flux-system";
 /// The job of the kube-state-metrics target.
 pub const KSM_JOB: &str = "kube-state-metrics";
+/// The job of the Flux Operator target (its ServiceMonitor's Service).
+pub const FLUX_OPERATOR_JOB: &str = "flux-operator";
 
 /// The pod name a controller's target carries (stable; real pods end in a ReplicaSet hash).
 pub fn pod_name(c: Controller) -> String {
@@ -52,6 +54,24 @@ impl Target {
         ];
         Target {
             job: CONTROLLERS_JOB.into(),
+            labels: labels.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            honor_labels: false,
+        }
+    }
+
+    /// The Flux Operator's target as its ServiceMonitor (config/monitoring/flux-operator.yaml,
+    /// `targetPort: 8080`) makes it.
+    pub fn flux_operator(instance: &str) -> Self {
+        let labels = [
+            ("container", "manager".to_string()),
+            ("endpoint", "8080".to_string()),
+            ("instance", instance.to_string()),
+            ("namespace", "flux-system".to_string()),
+            ("pod", "flux-operator-6c9d8b5f4d-sim00".to_string()),
+            ("service", "flux-operator".to_string()),
+        ];
+        Target {
+            job: FLUX_OPERATOR_JOB.into(),
             labels: labels.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
             honor_labels: false,
         }
@@ -111,24 +131,32 @@ impl Target {
 }
 
 /// Prometheus `scrape_configs` (YAML) for flux-sim's listeners, labelled as the example's
-/// PodMonitor and kube-prometheus-stack would label them. `interval`: the scrape interval.
-pub fn scrape_configs(controllers: &BTreeMap<String, SocketAddr>, ksm: SocketAddr, interval: Duration) -> String {
+/// PodMonitor, kube-prometheus-stack and the Flux Operator's ServiceMonitor would label them.
+/// `interval`: the scrape interval.
+pub fn scrape_configs(endpoints: &super::Endpoints, interval: Duration) -> String {
     let every = format!("{}ms", interval.as_millis().max(1));
     let mut out = String::from("scrape_configs:\n");
-    let _ = write!(
-        out,
-        "  - job_name: {CONTROLLERS_JOB}\n    scrape_interval: {every}\n    scrape_timeout: {every}\n    honor_labels: false\n    static_configs:\n"
-    );
-    for (name, addr) in controllers {
-        if let Some(c) = Controller::from_name(name) {
-            out.push_str(&Target::controller(c, &addr.to_string()).static_config(*addr));
+    let mut job = |name: &str, honor: bool, targets: Vec<(Target, SocketAddr)>| {
+        let _ = write!(
+            out,
+            "  - job_name: {name}\n    scrape_interval: {every}\n    scrape_timeout: {every}\n    honor_labels: {honor}\n    static_configs:\n"
+        );
+        for (target, addr) in targets {
+            out.push_str(&target.static_config(addr));
         }
+    };
+    let controllers = endpoints
+        .controllers
+        .iter()
+        .filter_map(|(name, addr)| Some((Target::controller(Controller::from_name(name)?, &addr.to_string()), *addr)))
+        .collect();
+    job(CONTROLLERS_JOB, false, controllers);
+    if let Some(ksm) = endpoints.kube_state_metrics {
+        job(KSM_JOB, true, vec![(Target::kube_state_metrics(&ksm.to_string()), ksm)]);
     }
-    let _ = write!(
-        out,
-        "  - job_name: {KSM_JOB}\n    scrape_interval: {every}\n    scrape_timeout: {every}\n    honor_labels: true\n    static_configs:\n"
-    );
-    out.push_str(&Target::kube_state_metrics(&ksm.to_string()).static_config(ksm));
+    if let Some(op) = endpoints.flux_operator {
+        job(FLUX_OPERATOR_JOB, false, vec![(Target::flux_operator(&op.to_string()), op)]);
+    }
     out
 }
 
@@ -161,6 +189,10 @@ impl Scrape {
 /// controller that comes back from controller-down starts from zero, as a restarted process.
 pub struct VirtualScraper {
     sim: Simulation,
+    controllers: Vec<Controller>,
+    resource_metrics: Vec<ResourceMetrics>,
+    /// The Flux Operator's last report and its scenario time.
+    report: Option<(Duration, Family)>,
     metrics: BTreeMap<Controller, ControllerMetrics>,
     /// Reconciles started but not yet finished at the last scrape, with their end time.
     pending: Vec<(Duration, Reconcile)>,
@@ -180,12 +212,13 @@ impl VirtualScraper {
 
     pub fn with_interval(scenario: &Scenario, interval: Duration) -> Self {
         let version = scenario.flux_version;
+        let controllers = scenario.controllers();
         VirtualScraper {
             sim: Simulation::new(scenario),
-            metrics: Controller::ALL
-                .iter()
-                .map(|c| (*c, ControllerMetrics::new(*c, version)))
-                .collect(),
+            metrics: controllers.iter().map(|c| (*c, ControllerMetrics::new(*c, version))).collect(),
+            controllers,
+            resource_metrics: scenario.resource_metrics.clone(),
+            report: None,
             pending: Vec::new(),
             seen: 0,
             last: None,
@@ -219,6 +252,15 @@ impl VirtualScraper {
 
     /// Scrapes at scenario time `t` (not before the last scrape).
     pub fn scrape_at(&mut self, t: Duration) -> Scrape {
+        if self.resource_metrics.contains(&ResourceMetrics::FluxOperator) {
+            // The operator reports at its own pace: take the report of the last report time
+            // before `t` from the objects as they were then.
+            let at = flux_operator::last_report(t, flux_operator::REPORTING_INTERVAL);
+            if self.report.as_ref().is_none_or(|(last, _)| *last < at) {
+                self.sim.run_until(at);
+                self.report = Some((at, flux_operator::resource_info(&self.sim.objects())));
+            }
+        }
         self.sim.run_until(t);
         let records = &self.sim.reconciles()[self.seen..];
         self.seen += records.len();
@@ -247,7 +289,7 @@ impl VirtualScraper {
         let objects = self.sim.objects();
         let version = self.sim.scenario().flux_version;
         let mut targets = Vec::new();
-        for c in Controller::ALL {
+        for &c in &self.controllers {
             let target = Target::controller(c, &format!("{}:8080", c.name()));
             let up = !self.sim.controller_down_at(c, t);
             let mut out = vec![target.up(up)];
@@ -261,18 +303,18 @@ impl VirtualScraper {
                 samples: out,
             });
         }
-        let target = Target::kube_state_metrics("kube-state-metrics:8080");
-        let mut out = vec![target.up(true)];
-        out.extend(
-            samples(&[ksm::resource_info(&objects, version)])
-                .into_iter()
-                .map(|s| target.apply(s)),
-        );
-        targets.push(TargetScrape {
-            target,
-            up: true,
-            samples: out,
-        });
+        let mut resource_target = |target: Target, family: &Family| {
+            let mut out = vec![target.up(true)];
+            out.extend(samples(std::slice::from_ref(family)).into_iter().map(|s| target.apply(s)));
+            targets.push(TargetScrape { target, up: true, samples: out });
+        };
+        if self.resource_metrics.contains(&ResourceMetrics::KubeStateMetrics) {
+            let family = ksm::resource_info(&objects, version);
+            resource_target(Target::kube_state_metrics("kube-state-metrics:8080"), &family);
+        }
+        if let Some((_, family)) = &self.report {
+            resource_target(Target::flux_operator("flux-operator:8080"), family);
+        }
         Scrape { at: t, targets }
     }
 }
