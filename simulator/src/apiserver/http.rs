@@ -72,10 +72,31 @@ async fn handle(
     let query: Query = form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
         .into_owned()
         .collect();
-    match route(&state, &method, uri.path(), &headers, &query, body).await {
+    let mut response = match route(&state, &method, uri.path(), &headers, &query, body).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
+    };
+    if let Some(warning) = deprecation_warning(&state, uri.path()) {
+        // RFC 7234 warn-code 299, as kube-apiserver sends a CRD version's deprecationWarning;
+        // kubectl prints it as "Warning: ...".
+        let value = format!("299 - {}", serde_json::Value::String(warning));
+        if let Ok(v) = axum::http::HeaderValue::from_str(&value) {
+            response.headers_mut().append(header::WARNING, v);
+        }
     }
+    response
+}
+
+/// The deprecation warning of the CRD version a request under `/apis/{group}/{version}/...` uses.
+fn deprecation_warning(state: &AppState, path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let (group, version, plural) = match segments.as_slice() {
+        ["apis", group, version, "namespaces", _, plural, ..] => (*group, *version, *plural),
+        ["apis", group, version, plural, ..] => (*group, *version, *plural),
+        _ => return None,
+    };
+    let rt = state.server.store().type_arc(group, plural)?;
+    rt.deprecation_warning(version).map(str::to_string)
 }
 
 async fn route(
