@@ -321,11 +321,15 @@ impl EventRecord {
         super::redact::message_for(&self.object.kind, self.message.trim())
     }
 
-    /// The core/v1 object with the shown message, for `-o json|yaml`.
+    /// The core/v1 object with the shown message, for `-o json|yaml` (without managedFields, as
+    /// kubectl prints objects).
     pub fn shown_object(&self) -> Value {
         let mut v = self.raw.clone();
         if v.get("message").is_some() {
             v["message"] = Value::String(self.shown_message());
+        }
+        if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("managedFields");
         }
         v
     }

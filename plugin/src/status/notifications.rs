@@ -146,7 +146,7 @@ pub async fn gather(
         if exists == Some(false) {
             provider_broken.entry(r.clone()).or_default().push((
                 "SecretNotFound".into(),
-                format!("Secret {}/{name} (spec.{field}) does not exist: notification-controller cannot build the notifier", r.namespace),
+                format!("Secret {}/{name} (spec.{field}) does not exist", r.namespace),
             ));
         }
     }
@@ -232,7 +232,8 @@ pub async fn for_snapshot(
     window: Duration,
     now: Timestamp,
 ) -> Notifications {
-    let providers = of_kind(snap.objects.iter(), "Provider");
+    // Providers in scope and those fetched because an Alert in scope uses them.
+    let providers = of_kind(snap.objects.iter().chain(snap.upstream.values()), "Provider");
     let mut alerts = of_kind(snap.objects.iter(), "Alert");
     if providers.is_empty() && alerts.is_empty() {
         return Notifications::default();
@@ -284,10 +285,11 @@ pub async fn for_snapshot(
             None
         }
     };
-    // Only the Alerts in scope are judged; the others only tell about the Providers.
+    // Only the objects read are judged; Alerts listed for their Providers only tell about those.
     let in_scope: BTreeSet<ObjectRef> = snap
         .objects
         .iter()
+        .chain(snap.upstream.values())
         .map(|o| FluxObject::new(o).object_ref())
         .collect();
     let mut n = gather(
