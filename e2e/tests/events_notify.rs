@@ -22,7 +22,8 @@ fn status_items(sim: &Sim, args: &[&str]) -> (Option<i32>, Vec<Value>, String) {
     let mut all = vec!["flux-monitor", "status", "-n", "flux-system", "-o", "json"];
     all.extend(args);
     let out = sim.kubectl(&all);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     let items = serde_json::from_slice::<Value>(&out.stdout)
         .ok()
         .and_then(|v| v["items"].as_array().cloned())
@@ -31,16 +32,23 @@ fn status_items(sim: &Sim, args: &[&str]) -> (Option<i32>, Vec<Value>, String) {
 }
 
 fn item<'a>(items: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {
-    items.iter().find(|i| i["objectRef"]["kind"] == kind && i["objectRef"]["name"] == name)
+    items
+        .iter()
+        .find(|i| i["objectRef"]["kind"] == kind && i["objectRef"]["name"] == name)
 }
 
 fn verdict(items: &[Value], kind: &str, name: &str) -> String {
-    item(items, kind, name).map_or_else(|| format!("{kind}/{name} missing"), |i| i["verdict"].as_str().unwrap_or("").to_string())
+    item(items, kind, name).map_or_else(
+        || format!("{kind}/{name} missing"),
+        |i| i["verdict"].as_str().unwrap_or("").to_string(),
+    )
 }
 
 fn path_with_bins() -> std::ffi::OsString {
-    std::env::join_paths(std::iter::once(bin_dir()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())))
-        .expect("PATH")
+    std::env::join_paths(std::iter::once(bin_dir()).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .expect("PATH")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,9 +58,16 @@ async fn alerts_fail_on_dispatch_errors_and_events_show_them() {
         return;
     }
     let failing_sink = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(500).set_body_string("upstream broke")).mount(&failing_sink).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("upstream broke"))
+        .mount(&failing_sink)
+        .await;
     let working_sink = MockServer::start().await;
-    Mock::given(method("POST")).and(path_regex("^/ok$")).respond_with(ResponseTemplate::new(200)).mount(&working_sink).await;
+    Mock::given(method("POST"))
+        .and(path_regex("^/ok$"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&working_sink)
+        .await;
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("alerts.yaml");
     std::fs::write(
@@ -80,17 +95,31 @@ spec:
         ),
     )
     .unwrap();
-    let sim = tokio::task::spawn_blocking(move || Sim::start(&scenario, &["--notify", "--start-at", "5m"])).await.unwrap();
+    let sim = tokio::task::spawn_blocking(move || {
+        Sim::start(&scenario, &["--notify", "--start-at", "5m"])
+    })
+    .await
+    .unwrap();
 
     // Nothing dispatched yet: every Alert and Provider is Ready, and says exactly why.
     let (code, items, text) = status_items(&sim, &["--kind", "alert,provider"]);
     assert_eq!(code, Some(0), "{text}");
     assert_eq!(verdict(&items, "Alert", "on-call"), "Ready", "{text}");
-    assert_eq!(item(&items, "Alert", "on-call").unwrap()["message"], "no dispatch failure in the last 1h");
+    assert_eq!(
+        item(&items, "Alert", "on-call").unwrap()["message"],
+        "no dispatch failure in the last 1h"
+    );
 
     // A build failure: both Alerts dispatch; the pager's endpoint answers 500 until the
     // Provider's 2s timeout, the chat's answers 200.
-    sim.kubectl_ok(&["annotate", "kustomization", "apps", "-n", "flux-system", "flux-sim.flux-monitor.dev/fault=build-failure"]);
+    sim.kubectl_ok(&[
+        "annotate",
+        "kustomization",
+        "apps",
+        "-n",
+        "flux-system",
+        "flux-sim.flux-monitor.dev/fault=build-failure",
+    ]);
     let (code, items, text) = eventually(Duration::from_secs(20), || {
         let got = status_items(&sim, &["--kind", "alert,provider"]);
         (verdict(&got.1, "Alert", "on-call") == "Failing").then_some(got)
@@ -100,13 +129,30 @@ spec:
     let on_call = item(&items, "Alert", "on-call").unwrap();
     assert_eq!(on_call["reason"], "NotificationDispatchFailed", "{on_call}");
     let message = on_call["message"].as_str().unwrap();
-    assert!(message.starts_with("failed to send notification for Kustomization/flux-system/apps: postMessage failed"), "{message}");
+    assert!(
+        message.starts_with(
+            "failed to send notification for Kustomization/flux-system/apps: postMessage failed"
+        ),
+        "{message}"
+    );
     assert_eq!(verdict(&items, "Provider", "pager"), "Failing", "{text}");
-    assert_eq!(item(&items, "Provider", "pager").unwrap()["message"], on_call["message"]);
-    assert_eq!(verdict(&items, "Alert", "team"), "Ready", "the Alert whose endpoint works: {text}");
+    assert_eq!(
+        item(&items, "Provider", "pager").unwrap()["message"],
+        on_call["message"]
+    );
+    assert_eq!(
+        verdict(&items, "Alert", "team"),
+        "Ready",
+        "the Alert whose endpoint works: {text}"
+    );
     assert_eq!(verdict(&items, "Provider", "chat"), "Ready", "{text}");
     assert!(
-        working_sink.received_requests().await.unwrap_or_default().iter().any(|r| r.url.path() == "/ok"),
+        working_sink
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .any(|r| r.url.path() == "/ok"),
         "the working Provider received the notification"
     );
 
@@ -114,26 +160,97 @@ spec:
     let table = sim.kubectl(&["flux-monitor", "status", "-n", "flux-system"]);
     let table_text = String::from_utf8_lossy(&table.stdout).into_owned();
     assert_eq!(table.status.code(), Some(1));
-    let row = table_text.lines().find(|l| l.starts_with("Alert/on-call")).unwrap_or_else(|| panic!("{table_text}"));
-    assert!(row.contains("Failing") && row.contains("failed to send notification"), "{row}");
+    let row = table_text
+        .lines()
+        .find(|l| l.starts_with("Alert/on-call"))
+        .unwrap_or_else(|| panic!("{table_text}"));
+    assert!(
+        row.contains("Failing") && row.contains("failed to send notification"),
+        "{row}"
+    );
 
     // events --for: the Alert's own events, in kubectl's columns.
-    let out = sim.kubectl(&["flux-monitor", "events", "-n", "flux-system", "--for", "Alert/on-call"]);
+    let out = sim.kubectl(&[
+        "flux-monitor",
+        "events",
+        "-n",
+        "flux-system",
+        "--for",
+        "Alert/on-call",
+    ]);
     let events = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(out.status.code(), Some(0), "{events}{}", String::from_utf8_lossy(&out.stderr));
-    let header: Vec<&str> = events.lines().next().unwrap_or("").split("   ").map(str::trim).filter(|s| !s.is_empty()).collect();
-    assert_eq!(header, ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], "{events}");
-    let line = events.lines().find(|l| l.contains("NotificationDispatchFailed")).unwrap_or_else(|| panic!("{events}"));
-    assert!(line.contains("Warning") && line.contains("Alert/on-call") && line.contains("failed to send notification"), "{line}");
-    assert!(events.lines().skip(1).all(|l| l.contains("Alert/on-call")), "only that Alert's events: {events}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{events}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let header: Vec<&str> = events
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split("   ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    assert_eq!(
+        header,
+        ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
+        "{events}"
+    );
+    let line = events
+        .lines()
+        .find(|l| l.contains("NotificationDispatchFailed"))
+        .unwrap_or_else(|| panic!("{events}"));
+    assert!(
+        line.contains("Warning")
+            && line.contains("Alert/on-call")
+            && line.contains("failed to send notification"),
+        "{line}"
+    );
+    assert!(
+        events.lines().skip(1).all(|l| l.contains("Alert/on-call")),
+        "only that Alert's events: {events}"
+    );
     // --for a Kustomization (by short name) shows its events and its source's, as flux events does.
-    let ks = sim.kubectl_ok(&["flux-monitor", "events", "-n", "flux-system", "--for", "ks/apps"]);
-    assert!(ks.lines().any(|l| l.contains("Kustomization/apps") && l.contains("BuildFailed")), "{ks}");
-    assert!(ks.lines().skip(1).all(|l| l.contains("Kustomization/apps") || l.contains("GitRepository/flux-system")), "{ks}");
+    let ks = sim.kubectl_ok(&[
+        "flux-monitor",
+        "events",
+        "-n",
+        "flux-system",
+        "--for",
+        "ks/apps",
+    ]);
+    assert!(
+        ks.lines()
+            .any(|l| l.contains("Kustomization/apps") && l.contains("BuildFailed")),
+        "{ks}"
+    );
+    assert!(
+        ks.lines()
+            .skip(1)
+            .all(|l| l.contains("Kustomization/apps") || l.contains("GitRepository/flux-system")),
+        "{ks}"
+    );
     // JSON: core/v1 Events in a List.
-    let json: Value = serde_json::from_str(&sim.kubectl_ok(&["flux-monitor", "events", "-n", "flux-system", "--for", "alert/on-call", "-o", "json"])).unwrap();
+    let json: Value = serde_json::from_str(&sim.kubectl_ok(&[
+        "flux-monitor",
+        "events",
+        "-n",
+        "flux-system",
+        "--for",
+        "alert/on-call",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
     assert_eq!(json["kind"], "List");
-    assert!(json["items"].as_array().unwrap().iter().any(|e| e["reason"] == "NotificationDispatchFailed" && e["involvedObject"]["kind"] == "Alert"));
+    assert!(json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["reason"] == "NotificationDispatchFailed"
+            && e["involvedObject"]["kind"] == "Alert"));
 
     // Secrets never appear, in any output.
     let everything = [
@@ -145,18 +262,32 @@ spec:
         sim.kubectl_ok(&["flux-monitor", "events", "-A", "-o", "yaml"]),
     ]
     .join("\n");
-    assert!(!everything.contains("SECRET") && !everything.contains("xoxb"), "a webhook secret leaked:\n{everything}");
+    assert!(
+        !everything.contains("SECRET") && !everything.contains("xoxb"),
+        "a webhook secret leaked:\n{everything}"
+    );
 
     // An unknown kind in --for is a usage error naming the kinds accepted.
     let bad = sim.kubectl(&["flux-monitor", "events", "--for", "deployment/web"]);
     assert_eq!(bad.status.code(), Some(2));
     let err = String::from_utf8_lossy(&bad.stderr);
-    assert!(err.contains("not a Flux kind") && err.contains("Kustomization (ks)"), "{err}");
+    assert!(
+        err.contains("not a Flux kind") && err.contains("Kustomization (ks)"),
+        "{err}"
+    );
 
     // --watch streams new events: a Provider whose Secret is missing and an Alert with a regex
     // that does not compile, created while watching.
     let mut child = Command::new("kubectl")
-        .args(["flux-monitor", "events", "-n", "flux-system", "--types", "Warning", "--watch"])
+        .args([
+            "flux-monitor",
+            "events",
+            "-n",
+            "flux-system",
+            "--types",
+            "Warning",
+            "--watch",
+        ])
         .env("KUBECONFIG", &sim.kubeconfig)
         .env("PATH", path_with_bins())
         .env("NO_COLOR", "1")
@@ -185,9 +316,20 @@ spec:
     let (_, items, text) = status_items(&sim, &["--kind", "provider"]);
     let locked = item(&items, "Provider", "locked").unwrap_or_else(|| panic!("{text}"));
     assert_eq!(locked["verdict"], "Failing", "{locked}");
-    assert_eq!(locked["message"], "Secret flux-system/slack-webhook (spec.secretRef) does not exist");
+    assert_eq!(
+        locked["message"],
+        "Secret flux-system/slack-webhook (spec.secretRef) does not exist"
+    );
     // A new error event (a new message, so not rate-limited) reaches the Alert with the bad regex.
-    sim.kubectl_ok(&["annotate", "kustomization", "apps", "-n", "flux-system", "--overwrite", "flux-sim.flux-monitor.dev/fault=apply-failure"]);
+    sim.kubectl_ok(&[
+        "annotate",
+        "kustomization",
+        "apps",
+        "-n",
+        "flux-system",
+        "--overwrite",
+        "flux-sim.flux-monitor.dev/fault=apply-failure",
+    ]);
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut streamed = None;
     while Instant::now() < deadline && streamed.is_none() {
@@ -200,7 +342,10 @@ spec:
     let _ = child.kill();
     let _ = child.wait();
     let line = streamed.expect("events --watch did not stream the InvalidConfig event");
-    assert!(line.contains("failed to compile exclusion regex: ([unclosed"), "{line}");
+    assert!(
+        line.contains("failed to compile exclusion regex: ([unclosed"),
+        "{line}"
+    );
     let (_, items, text) = status_items(&sim, &["--kind", "alert"]);
     let strict = item(&items, "Alert", "strict").unwrap_or_else(|| panic!("{text}"));
     assert_eq!(strict["verdict"], "Failing", "{strict}");

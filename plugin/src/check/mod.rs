@@ -30,7 +30,11 @@ async fn check_cluster(
     // A gate checks the whole installation unless told otherwise (as `flux check` does): a
     // check that looked only at the kubeconfig's default namespace would pass on an empty one.
     let scope = Scope {
-        namespace: if args.all_namespaces { None } else { kube.namespace.clone() },
+        namespace: if args.all_namespaces {
+            None
+        } else {
+            kube.namespace.clone()
+        },
         selector: args.selector.clone(),
         kinds: None,
     };
@@ -99,7 +103,8 @@ async fn check_cluster(
         .map(|p| FluxObject::new(p).object_ref())
         .collect();
     let complete = notification_error.is_none();
-    let exists = |r: &model::ObjectRef| (listed.contains(r) || complete).then(|| listed.contains(r));
+    let exists =
+        |r: &model::ObjectRef| (listed.contains(r) || complete).then(|| listed.contains(r));
     let notifications = crate::status::notifications::gather(
         cluster,
         &alerts,

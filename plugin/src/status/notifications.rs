@@ -146,7 +146,10 @@ pub async fn gather(
         if exists == Some(false) {
             provider_broken.entry(r.clone()).or_default().push((
                 "SecretNotFound".into(),
-                format!("Secret {}/{name} (spec.{field}) does not exist", r.namespace),
+                format!(
+                    "Secret {}/{name} (spec.{field}) does not exist",
+                    r.namespace
+                ),
             ));
         }
     }
@@ -233,7 +236,10 @@ pub async fn for_snapshot(
     now: Timestamp,
 ) -> Notifications {
     // Providers in scope and those fetched because an Alert in scope uses them.
-    let providers = of_kind(snap.objects.iter().chain(snap.upstream.values()), "Provider");
+    let providers = of_kind(
+        snap.objects.iter().chain(snap.upstream.values()),
+        "Provider",
+    );
     let mut alerts = of_kind(snap.objects.iter(), "Alert");
     if providers.is_empty() && alerts.is_empty() {
         return Notifications::default();
