@@ -7,6 +7,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
+use futures::StreamExt;
 use jiff::Timestamp;
 use model::verdict::ALERT_FAILURE_REASONS;
 use model::{FluxObject, NotificationEvidence, NotificationWarning, ObjectRef};
@@ -137,10 +138,13 @@ pub async fn gather(
             .into_iter()
             .map(move |(field, name)| (r.clone(), field, name))
     });
-    let found = futures::future::join_all(checks.map(|(r, field, name)| async move {
+    // At most 16 lookups at once, as the upstream GETs of `collect`.
+    let found: Vec<_> = futures::stream::iter(checks.map(|(r, field, name)| async move {
         let exists = secret_exists(cluster, &r.namespace, &name).await;
         (r, field, name, exists)
     }))
+    .buffer_unordered(16)
+    .collect()
     .await;
     for (r, field, name, exists) in found {
         if exists == Some(false) {
