@@ -14,5 +14,5 @@ pub mod version;
 pub use duration::{format_go_duration, parse_go_duration, DurationError};
 pub use kinds::{Controller, KindInfo, RevisionSource, KINDS};
 pub use object::{Condition, FluxObject, ObjectRef};
-pub use verdict::{judge, Judgement, Verdict, VerdictInput};
+pub use verdict::{judge, Judgement, NotificationEvidence, NotificationWarning, Verdict, VerdictInput};
 pub use version::FluxVersion;

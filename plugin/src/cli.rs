@@ -75,6 +75,9 @@ pub enum Command {
     /// compressed), capture sinks for every receiver and Provider; each expectation hop by hop.
     #[command(after_help = DRILL_EXIT_CODES_HELP)]
     Drill(DrillArgs),
+    /// Events of Flux objects, newest last, as `kubectl events` shows them (secrets withheld).
+    #[command(after_help = EVENTS_EXIT_CODES_HELP)]
+    Events(EventsArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -112,6 +115,9 @@ pub struct StatusArgs {
     /// After listing, watch every served kind and redraw as objects change.
     #[arg(short = 'w', long)]
     pub watch: bool,
+    /// How far back Warning events count against an Alert or Provider (which have no status).
+    #[arg(long, default_value = "1h", value_parser = parse_notification_window, value_name = "DURATION")]
+    pub notification_window: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -182,6 +188,9 @@ pub struct CheckArgs {
     /// Also write the JUnit XML report to this file (whatever -o says).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// How far back Warning events count against an Alert or Provider (notification coverage).
+    #[arg(long, default_value = "1h", value_parser = parse_notification_window, value_name = "DURATION")]
+    pub notification_window: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -372,6 +381,54 @@ fn parse_drill_timeout(s: &str) -> Result<Duration, String> {
 
 fn parse_flux_version(s: &str) -> Result<model::FluxVersion, String> {
     s.parse::<model::FluxVersion>().map_err(|e| e.to_string())
+}
+
+// ---- events ----
+
+pub const EVENTS_EXIT_CODES_HELP: &str = "\
+Exit status:
+  0  the events were listed (none found is not an error)
+  2  could not list them: no kubeconfig, unreachable API server, events not readable, or a
+     usage error (an unknown kind in --for, a type other than Normal or Warning)";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventsFormat {
+    Table,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EventsArgs {
+    /// Only the events of this object (Kind/name, or Kind for every object of a kind; Flux's short
+    /// names and plurals work), and of the objects it reads from (source, chart, image
+    /// repository, Provider), as `flux events --for` shows them.
+    #[arg(long = "for", value_name = "KIND[/NAME]")]
+    pub for_object: Option<String>,
+    /// Events across all namespaces.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// Only events of these types (Normal, Warning); repeat or comma-separate.
+    #[arg(long, value_delimiter = ',', value_name = "TYPE")]
+    pub types: Vec<String>,
+    /// Only events seen within this long (e.g. 30m, 2h).
+    #[arg(long, value_parser = parse_notification_window, value_name = "DURATION")]
+    pub since: Option<Duration>,
+    /// After listing, print new events as they arrive, until Ctrl-C.
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    pub output: EventsFormat,
+}
+
+/// A positive duration in Go's or kubectl's spelling (`90s`, `30m`, `1h30m`).
+fn parse_notification_window(s: &str) -> Result<Duration, String> {
+    match model::parse_go_duration(s.trim()) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("must be longer than 0s".into()),
+        Err(e) => Err(format!("{e}; expected a duration such as 30m or 2h")),
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod completion;
 mod discovery;
 mod drill;
 mod error;
+mod events;
 mod lint;
 mod output;
 mod rules;
@@ -54,6 +55,7 @@ fn main() -> ExitCode {
             Command::Check(args) => check::run(&cli.kube, args).await,
             Command::Lint(args) => lint::run(&cli.kube, args).await,
             Command::Drill(args) => Ok(drill::run(args).await),
+            Command::Events(args) => events::run(&cli.kube, args).await,
         }
     });
     // Watchers and pooled connections may still be running; do not wait for them.

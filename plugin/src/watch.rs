@@ -124,6 +124,7 @@ impl ClusterState {
             unreadable,
             not_served: Vec::new(),
             listed_kinds,
+            notifications: Default::default(),
         }
     }
 }
@@ -299,11 +300,22 @@ async fn draw(
     let mut results = Vec::new();
     for s in states {
         results.push(match s {
-            Ok(state) => ClusterResult {
-                context: state.cluster.context.clone(),
-                outcome: Ok(state.snapshot().await),
-                metrics: None,
-            },
+            Ok(state) => {
+                let mut snap = state.snapshot().await;
+                snap.notifications = crate::status::notifications::for_snapshot(
+                    &state.cluster,
+                    &snap,
+                    &state.scope,
+                    args.notification_window,
+                    jiff::Timestamp::now(),
+                )
+                .await;
+                ClusterResult {
+                    context: state.cluster.context.clone(),
+                    outcome: Ok(snap),
+                    metrics: None,
+                }
+            }
             Err((context, e)) => ClusterResult {
                 context: context.clone(),
                 outcome: Err(e.clone()),

@@ -22,8 +22,12 @@ fn deployment(name: &str, available: bool) -> Value {
         "status": {"replicas": 1, "availableReplicas": if available { 1 } else { 0 }, "conditions": [cond]}})
 }
 
-fn alert_and_provider() -> [Value; 2] {
+/// A Provider with its Secret (a missing Secret makes the Provider Failing), and an Alert.
+fn alert_and_provider() -> [Value; 3] {
     [
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": "slack-webhook", "namespace": "flux-system"},
+            "data": {"address": "aHR0cHM6Ly9ob29rcy5zbGFjay5jb20vc2VydmljZXMvVC9CL1g="}}),
         json!({"apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Provider",
             "metadata": {"name": "slack", "namespace": "flux-system"},
             "spec": {"type": "slack", "secretRef": {"name": "slack-webhook"}}}),

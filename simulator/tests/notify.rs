@@ -901,3 +901,139 @@ fn helpers_follow_ncs_go_functions() {
         "HMAC key is empty"
     );
 }
+
+// Checked against: notification-controller v1.9.3 internal/server/event_handlers.go (dispatchNotification's
+// goroutine: "failed to send notification for %s: %s"), internal/notifier/client.go (postMessage).
+#[tokio::test]
+async fn provider_whose_sink_answers_500_gives_notification_dispatch_failed_on_the_alert() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("internal error"))
+        .mount(&server)
+        .await;
+    let hook = format!("{}/hooks/{TOKEN}", server.uri());
+    let yaml = alert("chat", "pager", "") + &provider("pager", "generic", "");
+    let (sink_tx, mut written) = tokio::sync::mpsc::unbounded_channel();
+    let opts = NotifyOptions {
+        event_sink: Some(sink_tx),
+        ..fast()
+    };
+    let (running, sender) = start(config(&yaml, &hook), opts).await;
+    post_and_settle(&running, &sender, &failed()).await;
+    assert_eq!(received(&server).await.len(), 5, "500 is retried 4 times");
+    let events = running.controller.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(
+        (events[0].type_.as_str(), events[0].reason.as_str()),
+        ("Warning", "NotificationDispatchFailed")
+    );
+    assert_eq!(events[0].alert.kind, "Alert");
+    assert_eq!(events[0].alert.name, "chat");
+    assert!(
+        events[0].message.starts_with("failed to send notification for Kustomization/apps/webapp: postMessage failed: failed to execute request: POST http://127.0.0.1:")
+            && events[0].message.ends_with("/*** giving up after 5 attempt(s)"),
+        "{}",
+        events[0].message
+    );
+    // What is written to the API: the same event, as a core/v1 Event about the Alert.
+    let core = written
+        .try_recv()
+        .expect("the event reaches the API writer")
+        .to_core_event();
+    assert_eq!(core["involvedObject"]["kind"], "Alert");
+    assert_eq!(core["reason"], "NotificationDispatchFailed");
+    assert_eq!(core["source"]["component"], "notification-controller");
+    assert!(!core.to_string().contains(TOKEN), "{core}");
+}
+
+// Checked against: notification-controller v1.9.3 internal/server/event_handlers.go (createNotifier's
+// getSecret: "failed to get secret '%s': %w", wrapped by getNotificationParams and handleEvent).
+#[tokio::test]
+async fn provider_with_a_missing_secret_gives_notification_dispatch_failed() {
+    let yaml = alert("chat", "slack", "")
+        + "---\napiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Provider\nmetadata: {name: slack, namespace: apps}\nspec: {type: slack, secretRef: {name: slack-webhook}}\n";
+    let (running, sender) = start(config(&yaml, "http://127.0.0.1:9"), fast()).await;
+    post_and_settle(&running, &sender, &failed()).await;
+    let events = running.controller.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].reason, "NotificationDispatchFailed");
+    assert_eq!(
+        events[0].message,
+        "failed to dispatch notification for Kustomization/apps/webapp: failed to initialize notifier for provider 'slack': failed to get secret 'apps/slack-webhook': secrets \"slack-webhook\" not found"
+    );
+}
+
+fn warning(message: &str) -> notify::AlertEvent {
+    notify::AlertEvent {
+        alert: ObjectReference {
+            kind: "Alert".into(),
+            namespace: "apps".into(),
+            name: "chat".into(),
+            uid: "u".into(),
+            ..Default::default()
+        },
+        type_: "Warning".into(),
+        reason: "NotificationDispatchFailed".into(),
+        message: message.into(),
+        annotations: BTreeMap::new(),
+        timestamp: at("2025-01-01T10:00:00Z"),
+    }
+}
+
+// Checked against: client-go tools/record/events_cache.go (defaultSpamBurst 25, defaultSpamQPS 1/300,
+// defaultAggregateMaxEvents 10, defaultAggregateIntervalInSeconds 600, EventAggregatorByReasonMessageFunc).
+#[test]
+fn the_recorder_drops_past_25_events_per_alert_and_refills_one_per_5_minutes() {
+    let c = notify::EventCorrelator::new();
+    let t0 = Instant::now();
+    let passed = (0..30)
+        .filter(|_| c.correlate(warning("same failure"), t0).is_some())
+        .count();
+    assert_eq!(passed, 25);
+    assert!(c
+        .correlate(warning("same failure"), t0 + Duration::from_secs(299))
+        .is_none());
+    assert!(
+        c.correlate(warning("same failure"), t0 + Duration::from_secs(301))
+            .is_some(),
+        "one token back after 5 minutes"
+    );
+    assert!(c
+        .correlate(warning("same failure"), t0 + Duration::from_secs(302))
+        .is_none());
+}
+
+#[test]
+fn ten_different_messages_within_10_minutes_are_combined() {
+    let c = notify::EventCorrelator::new();
+    let t0 = Instant::now();
+    let written: Vec<String> = (0..12)
+        .filter_map(|i| {
+            c.correlate(
+                warning(&format!("failed for Kustomization/apps/app-{i}")),
+                t0 + Duration::from_secs(i * 30),
+            )
+        })
+        .map(|e| e.message)
+        .collect();
+    assert_eq!(written.len(), 12);
+    assert!(
+        written[..9]
+            .iter()
+            .all(|m| !m.starts_with(notify::COMBINED_PREFIX)),
+        "{written:?}"
+    );
+    assert_eq!(
+        written[9],
+        "(combined from similar events): failed for Kustomization/apps/app-9"
+    );
+    assert!(written[10].starts_with(notify::COMBINED_PREFIX));
+    // Quiet for longer than 10 minutes: a new message stands alone again.
+    let later = c
+        .correlate(
+            warning("failed for Kustomization/apps/later"),
+            t0 + Duration::from_secs(12 * 30 + 601),
+        )
+        .unwrap();
+    assert_eq!(later.message, "failed for Kustomization/apps/later");
+}

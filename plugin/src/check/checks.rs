@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use model::object::RefRole;
-use model::{FluxObject, FluxVersion, ObjectRef, Verdict, VerdictInput};
+use model::{FluxObject, FluxVersion, NotificationEvidence, ObjectRef, Verdict, VerdictInput};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -87,6 +87,8 @@ pub struct World<'a> {
     pub upstream: &'a HashMap<ObjectRef, Value>,
     pub alerts: &'a [Value],
     pub providers: &'a [Value],
+    /// What each Alert and Provider is judged by (their events and references).
+    pub notifications: &'a HashMap<ObjectRef, NotificationEvidence>,
     pub now: Timestamp,
 }
 
@@ -219,6 +221,7 @@ fn stale(o: &FluxObject, obj: &Value, factor: f64, now: Timestamp) -> Verdict2 {
         suspended_at: None,
         spec_changed_at: model::managed_fields::spec_changed_at(obj),
         last_reconcile_at: None,
+        notification: None,
     };
     let j = model::judge(o, &input);
     if j.verdict == Verdict::Stale {
@@ -295,8 +298,19 @@ fn drift(o: &FluxObject, world: &World, after: Duration) -> Verdict2 {
     }
 }
 
+/// An Alert or Provider judged by its events and references.
+fn judged(obj: &Value, world: &World) -> model::Judgement {
+    let o = FluxObject::new(obj);
+    let input = VerdictInput {
+        notification: world.notifications.get(&o.object_ref()),
+        ..VerdictInput::at(world.now)
+    };
+    model::judge(&o, &input)
+}
+
 /// Whether a non-suspended Alert that passes error events, with an existing, non-suspended
-/// Provider, matches the object.
+/// Provider, neither of them Failing (no dispatch failure in the window, no missing Secret),
+/// matches the object.
 fn coverage(obj: &Value, world: &World) -> Verdict2 {
     let mut reasons = Vec::new();
     for alert in world.alerts {
@@ -314,9 +328,40 @@ fn coverage(obj: &Value, world: &World) -> Verdict2 {
         });
         match provider {
             Some(p) if !FluxObject::new(p).suspended() => {
+                let (alert_j, provider_j) = (judged(alert, world), judged(p, world));
+                if alert_j.verdict == Verdict::Failing {
+                    reasons.push(format!(
+                        "Alert {}/{} is Failing ({}): {}",
+                        a.namespace(),
+                        a.name(),
+                        alert_j.reason,
+                        alert_j.message
+                    ));
+                    continue;
+                }
+                if provider_j.verdict == Verdict::Failing {
+                    reasons.push(format!(
+                        "Alert {}/{} uses Provider {name}, which is Failing ({}): {}",
+                        a.namespace(),
+                        a.name(),
+                        provider_j.reason,
+                        provider_j.message
+                    ));
+                    continue;
+                }
+                let unconfirmed = [&alert_j, &provider_j]
+                    .into_iter()
+                    .find(|j| j.verdict == Verdict::Unknown)
+                    .map(|j| format!(" (delivery not confirmed: {})", j.message))
+                    .unwrap_or_default();
                 return (
                     true,
-                    format!("Alert {}/{} -> Provider {name}", a.namespace(), a.name()),
+                    format!(
+                        "Alert {}/{} -> Provider {name}: {}{unconfirmed}",
+                        a.namespace(),
+                        a.name(),
+                        provider_j.message
+                    ),
                 );
             }
             Some(_) => reasons.push(format!(

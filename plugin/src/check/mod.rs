@@ -30,7 +30,11 @@ async fn check_cluster(
     // A gate checks the whole installation unless told otherwise (as `flux check` does): a
     // check that looked only at the kubeconfig's default namespace would pass on an empty one.
     let scope = Scope {
-        namespace: if args.all_namespaces { None } else { kube.namespace.clone() },
+        namespace: if args.all_namespaces {
+            None
+        } else {
+            kube.namespace.clone()
+        },
         selector: args.selector.clone(),
         kinds: None,
     };
@@ -90,14 +94,37 @@ async fn check_cluster(
     }
 
     // Alerts and Providers of every namespace: an Alert elsewhere may cover objects in scope.
-    let (alerts, providers, notification_error) =
+    let (alerts, providers, mut notification_error) =
         notification_objects(cluster, &scope, &snap).await;
+    let now = jiff::Timestamp::now();
+    // Every namespace's Providers were listed, unless that failed: then absence proves nothing.
+    let listed: std::collections::HashSet<model::ObjectRef> = providers
+        .iter()
+        .map(|p| FluxObject::new(p).object_ref())
+        .collect();
+    let complete = notification_error.is_none();
+    let exists =
+        |r: &model::ObjectRef| (listed.contains(r) || complete).then(|| listed.contains(r));
+    let notifications = crate::status::notifications::gather(
+        cluster,
+        &alerts,
+        &providers,
+        &exists,
+        true,
+        args.notification_window,
+        now,
+    )
+    .await;
+    if notification_error.is_none() {
+        notification_error = notifications.warning.clone();
+    }
     let world = World {
         objects: &snap.objects,
         upstream: &snap.upstream,
         alerts: &alerts,
         providers: &providers,
-        now: jiff::Timestamp::now(),
+        notifications: &notifications.evidence,
+        now,
     };
     let unreadable = (!snap.unreadable.is_empty()).then(|| {
         let kinds: Vec<String> = snap

@@ -53,6 +53,8 @@ pub struct Snapshot {
     pub not_served: Vec<&'static str>,
     /// Kinds listed successfully (possibly with no objects).
     pub listed_kinds: Vec<&'static str>,
+    /// What Alerts and Providers are judged by (filled after collecting; see `notifications`).
+    pub notifications: super::notifications::Notifications,
 }
 
 /// Discovers and lists every served Flux kind in scope, then follows upstreams.

@@ -3,6 +3,7 @@
 
 pub mod collect;
 pub mod metrics;
+pub mod notifications;
 pub mod report;
 pub mod root_cause;
 
@@ -86,7 +87,17 @@ pub async fn run(kube: &KubeArgs, args: &StatusArgs) -> Result<Health, Error> {
             match c {
                 Ok(cluster) => {
                     let scope = scope_for(cluster, kube, args, kinds);
-                    let outcome = collect::collect(cluster, &scope).await;
+                    let mut outcome = collect::collect(cluster, &scope).await;
+                    if let Ok(snap) = &mut outcome {
+                        snap.notifications = notifications::for_snapshot(
+                            cluster,
+                            snap,
+                            &scope,
+                            args.notification_window,
+                            jiff::Timestamp::now(),
+                        )
+                        .await;
+                    }
                     let metrics = match (&outcome, &args.prometheus_url, single) {
                         (Ok(snap), Some(url), true) => {
                             enrich(url, snap, args.stale_factor, cluster.timeout).await

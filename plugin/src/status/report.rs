@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use jiff::Timestamp;
 use model::managed_fields::{spec_changed_at, suspended_at};
-use model::{judge, FluxObject, Judgement, ObjectRef, Verdict, VerdictInput};
+use model::{judge, FluxObject, Judgement, NotificationEvidence, ObjectRef, Verdict, VerdictInput};
 use serde_json::Value;
 
 use super::collect::Snapshot;
@@ -111,12 +111,13 @@ pub struct Options {
     pub all_namespaces: bool,
 }
 
-/// Judges one object with what its managedFields and metrics say.
+/// Judges one object with what its managedFields, metrics and (Alerts, Providers) events say.
 pub fn judge_object(
     obj: &Value,
     now: Timestamp,
     stale_factor: f64,
     metrics: Option<&ReconcileMetrics>,
+    notification: Option<&NotificationEvidence>,
 ) -> Judgement {
     let input = VerdictInput {
         now,
@@ -124,6 +125,7 @@ pub fn judge_object(
         suspended_at: suspended_at(obj),
         spec_changed_at: spec_changed_at(obj),
         last_reconcile_at: metrics.and_then(|m| m.last_reconcile_at),
+        notification,
     };
     judge(&FluxObject::new(obj), &input)
 }
@@ -170,6 +172,10 @@ pub fn build(results: &[ClusterResult], opts: &Options) -> Report {
                 "warning: cannot read {}{resource}{where_}: {}",
                 u.kind, u.error
             ));
+        }
+        if let Some(w) = &snap.notifications.warning {
+            partial = true;
+            warnings.push(format!("{w}{where_}"));
         }
         for k in &snap.not_served {
             warnings.push(format!(
@@ -262,7 +268,8 @@ fn cluster_rows(
     for obj in snap.objects.iter().chain(snap.upstream.values()) {
         let view = FluxObject::new(obj);
         let r = view.object_ref();
-        let j = judge_object(obj, opts.now, opts.stale_factor, metric(&r));
+        let evidence = snap.notifications.evidence.get(&r);
+        let j = judge_object(obj, opts.now, opts.stale_factor, metric(&r), evidence);
         let refs = view.references().into_iter().map(|x| x.target).collect();
         graph.nodes.insert(
             r.clone(),

@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use tokio::sync::Notify;
 
 use super::config::{Alert, ConfigSource, ObjectLookup, Provider};
+use super::correlator::EventCorrelator;
 use super::delivery::{self, Attempt};
 use super::event::EventV1;
 use super::matching::{self, MatchWarning, RateLimiter};
@@ -29,6 +30,7 @@ struct Inner {
     opts: NotifyOptions,
     deliveries: Mutex<Vec<Delivery>>,
     events: Mutex<Vec<AlertEvent>>,
+    correlator: EventCorrelator,
     next_id: AtomicU64,
     inflight: AtomicUsize,
     idle: Notify,
@@ -52,6 +54,7 @@ impl NotificationController {
                 opts,
                 deliveries: Mutex::new(Vec::new()),
                 events: Mutex::new(Vec::new()),
+                correlator: EventCorrelator::new(),
                 next_id: AtomicU64::new(1),
                 inflight: AtomicUsize::new(0),
                 idle: Notify::new(),
@@ -72,7 +75,9 @@ impl NotificationController {
             .clone()
     }
 
-    /// Every Warning event recorded on an Alert so far.
+    /// Every Warning event notification-controller asked to record on an Alert so far (its
+    /// `Eventf` calls); what reaches the API through `event_sink` has passed client-go's
+    /// correlator (combined, or dropped by the spam filter).
     pub fn events(&self) -> Vec<AlertEvent> {
         self.inner
             .events
@@ -256,7 +261,13 @@ impl NotificationController {
             timestamp: Timestamp::now(),
         };
         if let Some(sink) = &self.inner.opts.event_sink {
-            let _ = sink.send(ev.clone());
+            if let Some(written) = self
+                .inner
+                .correlator
+                .correlate(ev.clone(), std::time::Instant::now())
+            {
+                let _ = sink.send(written);
+            }
         }
         self.inner
             .events

@@ -5,6 +5,7 @@
 
 mod config;
 mod controller;
+mod correlator;
 mod delivery;
 mod event;
 mod http;
@@ -20,6 +21,10 @@ pub use config::{
     Provider, Secret, SharedConfig, DEFAULT_PROVIDER_TIMEOUT,
 };
 pub use controller::NotificationController;
+pub use correlator::{
+    EventCorrelator, AGGREGATE_INTERVAL, AGGREGATE_MAX_EVENTS, COMBINED_PREFIX, SPAM_BURST,
+    SPAM_QPS,
+};
 pub use delivery::Attempt;
 pub use event::{
     core_event, core_event_for, event_v1, go_json, EventV1, ObjectReference, EVENT_GROUP_PREFIX,
