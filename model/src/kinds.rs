@@ -101,7 +101,9 @@ pub enum RevisionSource {
     LastPushCommit,
     /// `status.lastScanResult.latestTags[0]` (ImageRepository).
     LatestTag,
-    /// No revision (Alert, Provider, Receiver, ArtifactGenerator).
+    /// `status.observedSourcesDigest` (ArtifactGenerator): what its artifacts were built from.
+    SourcesDigest,
+    /// No revision (Alert, Provider, Receiver).
     None,
 }
 
@@ -114,6 +116,7 @@ impl RevisionSource {
             "latestImage" => RevisionSource::LatestImage,
             "lastPushCommit" => RevisionSource::LastPushCommit,
             "latestTag" => RevisionSource::LatestTag,
+            "sourcesDigest" => RevisionSource::SourcesDigest,
             "none" => RevisionSource::None,
             other => panic!("model/data/flux.yaml: unknown revision source {other:?}"),
         }
@@ -460,6 +463,8 @@ pub fn allowed_source_kinds(kind: &str) -> &'static [&'static str] {
         "HelmChart" => &["GitRepository", "HelmRepository", "Bucket"],
         "HelmRelease" => &["GitRepository", "HelmRepository", "Bucket"],
         "ImageUpdateAutomation" => &["GitRepository"],
+        // An ExternalArtifact's spec.sourceRef names its producer.
+        "ExternalArtifact" => &["ArtifactGenerator"],
         // source-watcher's ArtifactGenerator reads these sources' artifacts.
         "ArtifactGenerator" => &[
             "GitRepository",
@@ -479,7 +484,7 @@ pub const CHART_REF_KINDS: &[&str] = &["OCIRepository", "HelmChart", "ExternalAr
 /// Flux reconcile the consumer at once.
 pub fn upstream_kinds(kind: &str) -> &'static [&'static str] {
     match kind {
-        "Kustomization" | "HelmChart" | "ImageUpdateAutomation" | "ArtifactGenerator" => {
+        "Kustomization" | "HelmChart" | "ImageUpdateAutomation" | "ArtifactGenerator" | "ExternalArtifact" => {
             allowed_source_kinds(kind)
         }
         // The chart template's generated HelmChart, or a chartRef.

@@ -121,7 +121,14 @@ impl<'a> FluxObject<'a> {
     }
 
     /// `spec.suspend`, false when absent.
+    /// `spec.suspend`; source-watcher pauses an ArtifactGenerator with the annotation
+    /// `source.extensions.fluxcd.io/reconcile: disabled` instead.
     pub fn suspended(&self) -> bool {
+        if self.kind() == "ArtifactGenerator" {
+            return self
+                .annotation("source.extensions.fluxcd.io/reconcile")
+                .is_some_and(|v| v.eq_ignore_ascii_case("disabled"));
+        }
         self.json.pointer("/spec/suspend").and_then(Value::as_bool).unwrap_or(false)
     }
 
@@ -180,6 +187,7 @@ impl<'a> FluxObject<'a> {
             RevisionSource::LatestTag => status
                 .pointer("/lastScanResult/latestTags/0")
                 .and_then(Value::as_str),
+            RevisionSource::SourcesDigest => str_at(status, &["observedSourcesDigest"]),
             RevisionSource::None => None,
         }
     }

@@ -274,6 +274,9 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, Err
     if info.kind == "HelmRelease" {
         ensure_helm_chart(&ctx, &json).await;
     }
+    if info.kind == "ArtifactGenerator" {
+        ensure_generated_artifacts(&ctx, &json).await;
+    }
     let faults = ctx.object_faults(&object, t);
     let controller_faults = ctx.controller_faults(info.controller, t);
     let now = jiff::Timestamp::now();
@@ -326,6 +329,26 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, Err
 
 fn patch_params() -> PatchParams {
     PatchParams { field_manager: Some(FIELD_MANAGER.to_string()), ..Default::default() }
+}
+
+/// source-watcher applies the ExternalArtifacts a generator names; so does the simulator for
+/// generators created while it runs (the generator's reconcile then writes their status).
+async fn ensure_generated_artifacts(ctx: &Ctx, generator: &serde_json::Value) {
+    let Some((ar, _)) = ctx.api_resources.get("ExternalArtifact") else { return };
+    for artifact in core::generated_artifacts(generator, ctx.scenario.flux_version) {
+        let view = model::FluxObject::new(&artifact);
+        if ctx.world.readiness(&view.object_ref()).is_some() {
+            continue;
+        }
+        let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), view.namespace(), ar);
+        let Ok(obj) = serde_json::from_value::<DynamicObject>(artifact.clone()) else { continue };
+        let params = kube::api::PostParams { field_manager: Some("source-watcher".into()), ..Default::default() };
+        match api.create(&params, &obj).await {
+            Ok(_) => tracing::info!(artifact = %view.object_ref(), "created an ExternalArtifact of an ArtifactGenerator"),
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => tracing::warn!(artifact = %view.object_ref(), error = %e, "creating ExternalArtifact failed"),
+        }
+    }
 }
 
 /// helm-controller creates the HelmChart of a release's chart template; so does the simulator

@@ -49,4 +49,8 @@ impl World for LiveWorld {
         let obj = self.get(r)?;
         core::artifact_revision_of(&serde_json::to_value(&*obj).ok()?)
     }
+
+    fn object(&self, r: &ObjectRef) -> Option<serde_json::Value> {
+        serde_json::to_value(&*self.get(r)?).ok()
+    }
 }

@@ -23,7 +23,8 @@ pub fn initial_object(scenario: &Scenario, resource: &Resource) -> Value {
         metadata.insert("annotations".into(), json!(resource.annotations));
     }
     let mut spec = default_spec(kind, &resource.name, &resource.namespace);
-    if !resource.interval.is_zero() {
+    // A scenario run as another release (`--flux-version`) keeps only fields that release has.
+    if !resource.interval.is_zero() && crate::scenario::has_interval(kind, scenario.flux_version) {
         spec.insert("interval".into(), json!(format_go_duration(resource.interval)));
     }
     let mut spec = Value::Object(spec);
@@ -113,6 +114,7 @@ fn default_spec(kind: &KindInfo, name: &str, ns: &str) -> Map<String, Value> {
             "reconcileStrategy": "ChartVersion",
         }),
         "ExternalArtifact" => json!({}),
+        "ArtifactGenerator" => json!({"sources": [], "artifacts": []}),
         "ImageRepository" => json!({ "image": format!("ghcr.io/acme/{name}"), "provider": "generic" }),
         "ImagePolicy" => json!({
             "imageRepositoryRef": { "name": name },

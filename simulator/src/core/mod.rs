@@ -2,6 +2,7 @@
 //! active faults, time, seed), the initial objects of a scenario, and a virtual-time driver that
 //! steps a whole scenario. No I/O, no sockets, no sleeping, no wall clock.
 
+mod artifacts;
 mod defaults;
 mod helm;
 mod image;
@@ -20,6 +21,7 @@ use serde_json::Value;
 
 use crate::scenario::{Fault, FaultSpec};
 
+pub use artifacts::generated_artifacts;
 pub use defaults::{helm_chart_for, initial_object};
 pub use sim::{timestamp, ReconcileRecord, Simulation, TimedEvent, EPOCH};
 pub use world::{artifact_revision_of, readiness_of, MapWorld};
@@ -61,6 +63,9 @@ pub trait World {
     fn readiness(&self, r: &ObjectRef) -> Option<Readiness>;
     /// The artifact (or scan result) revision an object offers; `None` when it has none.
     fn artifact_revision(&self, r: &ObjectRef) -> Option<String>;
+    /// The whole object, for the rare reconcile that reads more than readiness and revision
+    /// (an ExternalArtifact copying its generator's inventory).
+    fn object(&self, r: &ObjectRef) -> Option<Value>;
 }
 
 /// A fault in force on an object or its controller at this time.
@@ -230,6 +235,11 @@ pub(crate) struct KindOutcome {
 }
 
 impl KindOutcome {
+    /// Nothing to do until something changes.
+    pub fn idle() -> Self {
+        Self { requeue_after: None, ..Self::success(Duration::ZERO) }
+    }
+
     pub fn success(requeue: Duration) -> Self {
         Self {
             result: ReconcileResult::Success,
@@ -349,10 +359,13 @@ pub fn reconcile(input: &ReconcileInput) -> ReconcileOutcome {
         "Kustomization" => kustomize::reconcile(&mut ctx),
         "HelmRelease" => helm::reconcile(&mut ctx),
         "ImageRepository" | "ImagePolicy" | "ImageUpdateAutomation" | "Receiver" => image::reconcile(&mut ctx),
+        "ArtifactGenerator" => artifacts::reconcile_generator(&mut ctx),
+        "ExternalArtifact" => artifacts::reconcile_external(&mut ctx),
         _ => sources::reconcile(&mut ctx),
     };
 
-    if let Some(requested) = obj.annotation(REQUESTED_AT_ANNOTATION) {
+    // An ExternalArtifact's producer handles no reconcile requests (its status has no field for them).
+    if let Some(requested) = obj.annotation(REQUESTED_AT_ANNOTATION).filter(|_| info.kind != "ExternalArtifact") {
         ctx.status
             .insert("lastHandledReconcileAt".into(), Value::String(requested.to_string()));
     }

@@ -111,6 +111,9 @@ impl World for SimWorld<'_> {
             .get(r)
             .and_then(|&i| artifact_revision_of(&self.slots[i].json))
     }
+    fn object(&self, r: &ObjectRef) -> Option<Value> {
+        self.index.get(r).map(|&i| self.slots[i].json.clone())
+    }
 }
 
 /// A scenario in virtual time.
@@ -155,9 +158,14 @@ impl Simulation {
             .filter(|s| s.info.kind == "HelmRelease")
             .filter_map(|s| defaults::helm_chart_for(&s.json, scenario.flux_version))
             .collect();
-        for chart in charts {
-            if !sim.index.contains_key(&FluxObject::new(&chart).object_ref()) {
-                sim.add_object(chart, false);
+        let artifacts: Vec<Value> = sim
+            .slots
+            .iter()
+            .flat_map(|s| super::artifacts::generated_artifacts(&s.json, scenario.flux_version))
+            .collect();
+        for generated in charts.into_iter().chain(artifacts) {
+            if !sim.index.contains_key(&FluxObject::new(&generated).object_ref()) {
+                sim.add_object(generated, false);
             }
         }
         for i in 0..sim.slots.len() {

@@ -315,8 +315,10 @@ fn store(ctx: &mut Ctx, fetched: Fetched) -> KindOutcome {
         _ => "latest.tar.gz".to_string(),
     };
     ctx.status.insert("artifact".into(), artifact);
-    ctx.status
-        .insert("url".into(), json!(format!("{STORAGE}/{dir}/{latest}")));
+    // GitRepository v1 dropped the deprecated status.url; the other sources keep it.
+    if ctx.info.kind != "GitRepository" {
+        ctx.status.insert("url".into(), json!(format!("{STORAGE}/{dir}/{latest}")));
+    }
     if let Some((chart, src_rev)) = &fetched.chart {
         ctx.status.insert("observedChartName".into(), json!(chart));
         ctx.status

@@ -85,4 +85,7 @@ impl World for MapWorld {
     fn artifact_revision(&self, r: &ObjectRef) -> Option<String> {
         self.objects.get(r).and_then(artifact_revision_of)
     }
+    fn object(&self, r: &ObjectRef) -> Option<Value> {
+        self.objects.get(r).cloned()
+    }
 }

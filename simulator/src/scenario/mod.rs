@@ -13,4 +13,4 @@ pub use self::generate::generate;
 pub use self::load::{load_dir_or_file, load_file, load_str, Diagnostic, ScenarioErrors};
 pub use self::model::*;
 pub use self::schema::json_schema;
-pub use self::validate::{default_interval, DEFAULT_NAMESPACE};
+pub use self::validate::{default_interval, has_interval, DEFAULT_NAMESPACE};

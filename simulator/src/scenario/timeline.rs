@@ -220,7 +220,9 @@ impl Validator<'_> {
         };
         let kind = kinds::by_kind(&r.kind).expect("parse_object_ref checks the kind");
         let applies = fault.applies_to();
-        let fits = if applies.is_empty() {
+        let fits = if fault == Fault::Suspend {
+            kind.has_status && super::validate::has_suspend(kind)
+        } else if applies.is_empty() {
             kind.has_status
         } else {
             applies.contains(&kind.kind)

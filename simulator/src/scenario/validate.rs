@@ -45,18 +45,30 @@ pub(super) fn validate(
 pub fn default_interval(kind: &KindInfo) -> Duration {
     let minutes = match kind.kind {
         // ArtifactGenerators have no interval: source-watcher requeues them every hour.
-        "Alert" | "Provider" | "ArtifactGenerator" => 0,
+        // ExternalArtifacts have no interval (their producer decides); ArtifactGenerators neither
+        // (source-watcher requeues them every hour).
+        "Alert" | "Provider" | "ArtifactGenerator" | "ExternalArtifact" => 0,
         "HelmRepository" | "HelmChart" => 10,
-        "GitRepository" | "OCIRepository" | "Bucket" | "ExternalArtifact" => 1,
+        "GitRepository" | "OCIRepository" | "Bucket" => 1,
         "ImageRepository" => 5,
         _ => 10,
     };
     Duration::from_secs(minutes * 60)
 }
 
-/// Whether a kind has `spec.interval` at all.
-fn has_interval(kind: &KindInfo) -> bool {
-    !matches!(kind.kind, "Alert" | "Provider" | "ArtifactGenerator")
+/// Whether a kind has `spec.interval` at all in `version` (ImagePolicy gained one with v1, in 2.7).
+pub fn has_interval(kind: &KindInfo, version: FluxVersion) -> bool {
+    match kind.kind {
+        "Alert" | "Provider" | "ArtifactGenerator" | "ExternalArtifact" => false,
+        "ImagePolicy" => version.at_least(2, 7),
+        _ => true,
+    }
+}
+
+/// Whether a kind has `spec.suspend` (an ArtifactGenerator is paused with the annotation
+/// `source.extensions.fluxcd.io/reconcile: disabled`; an ExternalArtifact cannot be paused).
+pub(super) fn has_suspend(kind: &KindInfo) -> bool {
+    !matches!(kind.kind, "ArtifactGenerator" | "ExternalArtifact")
 }
 
 /// Parses `Kind/name` (namespace flux-system) or `Kind/namespace/name`.
@@ -214,6 +226,7 @@ impl Validator<'_> {
             index.insert(r, entries.len());
             entries.push(entry);
         }
+        self.generated_artifacts(&entries, &mut index);
         self.references(&entries, &index);
         self.depends_on_cycles(&entries, &index);
 
@@ -350,14 +363,22 @@ impl Validator<'_> {
             None => DEFAULT_NAMESPACE.to_string(),
         };
         let interval = match (kind, &r.interval) {
-            (Some(k), Some(i)) if !has_interval(k) => {
-                self.error(line(i), format!("{} has no interval: remove `interval`", a(k.kind)));
+            (Some(k), Some(i)) if !has_interval(k, version) => {
+                self.error(line(i), format!("{} has no interval in Flux {version}: remove `interval`", a(k.kind)));
                 None
             }
             (_, Some(i)) => self.positive_duration(i, "interval"),
+            (Some(k), None) if !has_interval(k, version) => Some(Duration::ZERO),
             (Some(k), None) => Some(default_interval(k)),
             (None, None) => None,
         };
+        if let (Some(k), Some(true)) = (kind, r.suspend) {
+            if !has_suspend(k) {
+                let l = self.find_line(at, end_line, "suspend").unwrap_or(at);
+                self.error(l, format!("{} has no spec.suspend: remove `suspend`", a(k.kind)));
+                ok = false;
+            }
+        }
         let (spec, spec_line) = match &r.spec {
             None => (json!({}), at),
             Some(s) => {
@@ -399,6 +420,28 @@ impl Validator<'_> {
     /// Every reference in a resource's spec must name a resource of the scenario, of a kind the
     /// referring field allows. A HelmRelease's generated HelmChart need not be listed, but the
     /// source it is built from must.
+    /// The ExternalArtifacts each ArtifactGenerator writes (`spec.artifacts[].name`) exist for the
+    /// objects that consume them, as the HelmChart of a HelmRelease's chart template does; listing
+    /// one too is an error.
+    fn generated_artifacts(&mut self, entries: &[Entry], index: &mut HashMap<ObjectRef, usize>) {
+        for (i, e) in entries.iter().enumerate().filter(|(_, e)| e.resource.kind.kind == "ArtifactGenerator") {
+            let r = &e.resource;
+            let names = r.spec.get("artifacts").and_then(Value::as_array).into_iter().flatten();
+            for name in names.filter_map(|a| a.get("name").and_then(Value::as_str)) {
+                let ea = ObjectRef::new("ExternalArtifact", r.namespace.clone(), name);
+                if let Some(&listed) = index.get(&ea) {
+                    let at = entries[listed].resource.line;
+                    self.error(
+                        at,
+                        format!("{ea} is written by ArtifactGenerator {}/{}: leave it out, it is implied", r.namespace, r.name),
+                    );
+                } else {
+                    index.insert(ea, i);
+                }
+            }
+        }
+    }
+
     fn references(&mut self, entries: &[Entry], index: &HashMap<ObjectRef, usize>) {
         for e in entries {
             let r = &e.resource;

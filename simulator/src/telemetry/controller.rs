@@ -34,6 +34,12 @@ pub struct Reconcile {
     pub terminal: bool,
 }
 
+/// Whether a Flux controller reconciles objects of `kind` (an ExternalArtifact's status is
+/// written by its producer, with no reconcile of its own to measure).
+fn measured(kind: &str) -> bool {
+    kind != "ExternalArtifact"
+}
+
 /// Skips that mean nothing ran: a stale object, a downed controller, a kind with no reconciler.
 fn ran(result: &ReconcileResult) -> bool {
     !matches!(
@@ -45,7 +51,7 @@ fn ran(result: &ReconcileResult) -> bool {
 impl Reconcile {
     /// From the real-time controllers; `None` when nothing ran.
     pub fn from_observation(o: &ReconcileObservation) -> Option<Self> {
-        ran(&o.outcome.result).then(|| Reconcile {
+        (ran(&o.outcome.result) && measured(&o.object.kind)).then(|| Reconcile {
             object: o.object.clone(),
             controller: o.controller,
             duration: o.outcome.duration,
@@ -62,7 +68,7 @@ impl Reconcile {
             (ReconcileResult::Skipped(_), false) => "success",
             _ => "requeue_after",
         };
-        ran(&r.result).then(|| Reconcile {
+        (ran(&r.result) && measured(&r.object.kind)).then(|| Reconcile {
             object: r.object.clone(),
             controller: r.controller,
             duration: r.duration,
