@@ -279,7 +279,7 @@ pub enum RulesFormat {
 
 #[derive(Debug, Clone, Args)]
 pub struct RulesArgs {
-    /// The Flux release the rules target (2.2 to 2.7; v2.5.0 works too).
+    /// The Flux release the rules target (2.2 to 2.9; v2.9.4 works too).
     #[arg(long, default_value_t = model::FluxVersion::newest(), value_parser = parse_flux_version, value_name = "VERSION")]
     pub flux_version: model::FluxVersion,
     /// Output format.
@@ -288,6 +288,10 @@ pub struct RulesArgs {
     /// Base of the runbook_url annotations (each alert appends #<alertname in lowercase>).
     #[arg(long, value_name = "URL")]
     pub runbook_url_base: Option<String>,
+    /// Where the rules read each Flux object's state: kube-state-metrics (gotk_resource_info,
+    /// flux2-monitoring-example's config) or the Flux Operator (flux_resource_info).
+    #[arg(long, value_enum, default_value = "kube-state-metrics")]
+    pub metrics_source: crate::rules::MetricsSource,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -313,6 +317,10 @@ pub struct TestArgs {
     /// Run every scenario as this Flux release instead of the one it declares.
     #[arg(long, value_parser = parse_flux_version, value_name = "VERSION")]
     pub flux_version: Option<model::FluxVersion>,
+    /// Serve the per-object state metrics from these instead of what each scenario declares:
+    /// kube-state-metrics (gotk_resource_info) and/or flux-operator (flux_resource_info).
+    #[arg(long, value_delimiter = ',', value_parser = parse_resource_metrics, value_name = "SOURCE")]
+    pub resource_metrics: Vec<simulator::scenario::ResourceMetrics>,
     /// Output format on stdout (junit: the JUnit XML report).
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: TestFormat,
@@ -364,6 +372,10 @@ pub struct DrillArgs {
     /// Run every scenario as this Flux release instead of the one it declares.
     #[arg(long, value_parser = parse_flux_version, value_name = "VERSION")]
     pub flux_version: Option<model::FluxVersion>,
+    /// Serve the per-object state metrics from these instead of what each scenario declares:
+    /// kube-state-metrics (gotk_resource_info) and/or flux-operator (flux_resource_info).
+    #[arg(long, value_delimiter = ',', value_parser = parse_resource_metrics, value_name = "SOURCE")]
+    pub resource_metrics: Vec<simulator::scenario::ResourceMetrics>,
     /// Output format on stdout (progress goes to stderr).
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: DrillFormat,
@@ -377,6 +389,11 @@ pub struct DrillArgs {
 
 fn parse_drill_timeout(s: &str) -> Result<Duration, String> {
     model::parse_go_duration(s.trim()).map_err(|e| format!("{e}; expected a duration such as 30s or 2m"))
+}
+
+fn parse_resource_metrics(s: &str) -> Result<simulator::scenario::ResourceMetrics, String> {
+    simulator::scenario::ResourceMetrics::from_name(s.trim())
+        .ok_or_else(|| format!("{s:?} is not kube-state-metrics or flux-operator"))
 }
 
 fn parse_flux_version(s: &str) -> Result<model::FluxVersion, String> {

@@ -55,10 +55,8 @@ fn load_inputs(args: &DrillArgs) -> Result<(Vec<simulator::scenario::Scenario>, 
             args.scenarios.display()
         ));
     }
-    if let Some(v) = args.flux_version {
-        for s in &mut scenarios {
-            s.flux_version = v;
-        }
+    for s in &mut scenarios {
+        s.retarget(args.flux_version, &args.resource_metrics);
     }
     let rules = promcfg::load_rules(&args.rules, args.time_scale)?;
     let alertmanager = match &args.alertmanager_config {

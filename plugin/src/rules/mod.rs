@@ -10,7 +10,27 @@ use model::FluxVersion;
 
 use crate::cli::{RulesArgs, RulesFormat};
 
-pub use pack::{PackAlert, PACK};
+pub use pack::{PackAlert, FLUX_OPERATOR_OBJECT_ALERTS, PACK};
+
+/// Where the pack reads each Flux object's state from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MetricsSource {
+    /// kube-state-metrics with flux2-monitoring-example's custom-resource-state config
+    /// (`gotk_resource_info`).
+    KubeStateMetrics,
+    /// The Flux Operator's reporter (`flux_resource_info`, refreshed every 5 minutes).
+    FluxOperator,
+}
+
+/// The pack's alerts for a metrics source, in the pack's order.
+pub fn pack(source: MetricsSource) -> Vec<&'static PackAlert> {
+    PACK.iter()
+        .map(|a| match source {
+            MetricsSource::KubeStateMetrics => a,
+            MetricsSource::FluxOperator => FLUX_OPERATOR_OBJECT_ALERTS.iter().find(|o| o.name == a.name).unwrap_or(a),
+        })
+        .collect()
+}
 
 /// Where `runbook_url` points unless `--runbook-url-base` says otherwise: the runbooks beside
 /// the scenarios that prove the rules.
@@ -18,8 +38,9 @@ pub const DEFAULT_RUNBOOK_BASE: &str =
     "https://github.com/flux-monitor/flux-monitor/blob/main/scenarios/library/RUNBOOKS.md";
 
 /// The alerts of the pack whose every metric exists in `version`.
-pub fn alerts_for(version: FluxVersion) -> Vec<&'static PackAlert> {
-    PACK.iter()
+pub fn alerts_for(version: FluxVersion, source: MetricsSource) -> Vec<&'static PackAlert> {
+    pack(source)
+        .into_iter()
         .filter(|a| {
             a.metrics
                 .iter()
@@ -75,9 +96,9 @@ fn quote(s: &str) -> String {
 }
 
 /// The pack for `version` as a PrometheusRule (monitoring.coreos.com/v1).
-pub fn prometheus_rule(version: FluxVersion, runbook_base: &str) -> String {
-    let alerts = alerts_for(version);
-    let mut out = header(version);
+pub fn prometheus_rule(version: FluxVersion, source: MetricsSource, runbook_base: &str) -> String {
+    let alerts = alerts_for(version, source);
+    let mut out = header(version, source);
     out.push_str(
         "apiVersion: monitoring.coreos.com/v1\n\
          kind: PrometheusRule\n\
@@ -95,20 +116,29 @@ pub fn prometheus_rule(version: FluxVersion, runbook_base: &str) -> String {
 }
 
 /// The pack for `version` as a plain Prometheus rule file (`rule_files:` of prometheus.yml).
-pub fn rule_file(version: FluxVersion, runbook_base: &str) -> String {
-    let alerts = alerts_for(version);
-    let mut out = header(version);
+pub fn rule_file(version: FluxVersion, source: MetricsSource, runbook_base: &str) -> String {
+    let alerts = alerts_for(version, source);
+    let mut out = header(version, source);
     out.push_str("groups:\n");
     out.push_str(&groups_yaml(&alerts, runbook_base, 2));
     out
 }
 
-fn header(version: FluxVersion) -> String {
+fn header(version: FluxVersion, source: MetricsSource) -> String {
+    let (needs, flags) = match source {
+        MetricsSource::KubeStateMetrics => (
+            "kube-state-metrics with flux2-monitoring-example's custom-resource-state config\n# (gotk_resource_info)",
+            "",
+        ),
+        MetricsSource::FluxOperator => (
+            "the Flux Operator's metrics (flux_resource_info, refreshed at each FluxReport,\n# every 5 minutes by default)",
+            " --resource-metrics flux-operator",
+        ),
+    };
     format!(
         "# Flux alerts recommended by kubectl flux-monitor for Flux {version}.\n\
-         # Needs kube-state-metrics with flux2-monitoring-example's custom-resource-state config\n\
-         # (gotk_resource_info) and the controllers scraped as its PodMonitor does.\n\
-         # Proven by scenarios/library: kubectl flux-monitor test --scenarios scenarios/library --rules THIS_FILE\n"
+         # Needs {needs} and the controllers scraped as flux2-monitoring-example's PodMonitor does.\n\
+         # Proven by scenarios/library: kubectl flux-monitor test --scenarios scenarios/library --rules THIS_FILE{flags}\n"
     )
 }
 
@@ -118,8 +148,8 @@ pub fn run(args: &RulesArgs, out: &mut dyn std::io::Write) -> std::io::Result<u8
         .as_deref()
         .unwrap_or(DEFAULT_RUNBOOK_BASE);
     let text = match args.output {
-        RulesFormat::Yaml => prometheus_rule(args.flux_version, base),
-        RulesFormat::RuleFile => rule_file(args.flux_version, base),
+        RulesFormat::Yaml => prometheus_rule(args.flux_version, args.metrics_source, base),
+        RulesFormat::RuleFile => rule_file(args.flux_version, args.metrics_source, base),
     };
     out.write_all(text.as_bytes())?;
     Ok(0)
@@ -131,7 +161,7 @@ mod tests {
 
     #[test]
     fn every_metric_of_the_pack_is_in_the_catalog() {
-        for a in PACK {
+        for a in PACK.iter().chain(FLUX_OPERATOR_OBJECT_ALERTS) {
             for m in a.metrics {
                 assert!(metrics::family(m).is_some(), "{}: {m}", a.name);
                 assert!(
@@ -151,13 +181,21 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join("\n")
         };
-        assert_eq!(
-            strip(prometheus_rule(
-                FluxVersion::new(2, 4),
-                DEFAULT_RUNBOOK_BASE
-            )),
-            strip(prometheus_rule(FluxVersion::newest(), DEFAULT_RUNBOOK_BASE))
-        );
-        assert_eq!(alerts_for(FluxVersion::newest()).len(), PACK.len());
+        for source in [MetricsSource::KubeStateMetrics, MetricsSource::FluxOperator] {
+            assert_eq!(
+                strip(prometheus_rule(FluxVersion::new(2, 4), source, DEFAULT_RUNBOOK_BASE)),
+                strip(prometheus_rule(FluxVersion::newest(), source, DEFAULT_RUNBOOK_BASE))
+            );
+            assert_eq!(alerts_for(FluxVersion::newest(), source).len(), PACK.len());
+        }
+    }
+
+    #[test]
+    fn the_flux_operator_pack_reads_only_flux_operator_object_state() {
+        let text = rule_file(FluxVersion::newest(), MetricsSource::FluxOperator, DEFAULT_RUNBOOK_BASE);
+        assert!(!text.contains("gotk_resource_info"), "{text}");
+        assert!(text.contains(r#"flux_resource_info{suspended="True"}"#));
+        let names = |s: MetricsSource| pack(s).iter().map(|a| a.name).collect::<Vec<_>>();
+        assert_eq!(names(MetricsSource::KubeStateMetrics), names(MetricsSource::FluxOperator));
     }
 }

@@ -156,3 +156,78 @@ unless on (kind, exported_namespace, name)
         metrics: &["controller_runtime_reconcile_errors_total", "controller_runtime_reconcile_total"],
     },
 ];
+
+/// The object alerts again for an installation whose per-object metric comes from the Flux
+/// Operator (`flux_resource_info`, one series per object with `kind` and capitalised
+/// `suspended="True"`, refreshed at each FluxReport: every 5 minutes by default) instead of
+/// kube-state-metrics. Same names, groups and meaning; `for` leaves room for the report interval
+/// only where the kube-state-metrics pack's window is tight.
+pub static FLUX_OPERATOR_OBJECT_ALERTS: &[PackAlert] = &[
+    PackAlert {
+        name: "FluxReconciliationFailure",
+        group: GROUP_OBJECTS,
+        expr: r#"max by (kind, exported_namespace, name) (
+  flux_resource_info{ready="False", suspended!="True", kind!~"GitRepository|OCIRepository|Bucket|HelmChart|HelmRepository|ExternalArtifact|ArtifactGenerator|Alert|Provider"}
+) == 1"#,
+        for_: "10m",
+        severity: "critical",
+        summary: PACK[0].summary,
+        description: PACK[0].description,
+        metrics: &["flux_resource_info"],
+    },
+    PackAlert {
+        name: "FluxSourceFetchFailure",
+        group: GROUP_OBJECTS,
+        expr: r#"max by (kind, exported_namespace, name) (
+  flux_resource_info{ready="False", suspended!="True", kind=~"GitRepository|OCIRepository|Bucket|HelmChart|ExternalArtifact|ArtifactGenerator"}
+) == 1"#,
+        for_: "5m",
+        severity: "warning",
+        summary: PACK[1].summary,
+        description: PACK[1].description,
+        metrics: &["flux_resource_info"],
+    },
+    PackAlert {
+        name: "FluxHelmRepoUnavailable",
+        group: GROUP_OBJECTS,
+        expr: r#"max by (kind, exported_namespace, name) (
+  flux_resource_info{ready="False", suspended!="True", kind="HelmRepository"}
+) == 1"#,
+        for_: "15m",
+        severity: "warning",
+        summary: PACK[2].summary,
+        description: PACK[2].description,
+        metrics: &["flux_resource_info"],
+    },
+    PackAlert {
+        name: "FluxResourceSuspended",
+        group: GROUP_OBJECTS,
+        expr: r#"max by (kind, exported_namespace, name) (
+  flux_resource_info{suspended="True"}
+) == 1"#,
+        for_: "30m",
+        severity: "warning",
+        summary: PACK[3].summary,
+        description: PACK[3].description,
+        metrics: &["flux_resource_info"],
+    },
+    PackAlert {
+        name: "FluxReconciliationStale",
+        group: GROUP_OBJECTS,
+        expr: r#"(
+  sum by (kind, exported_namespace, name) (increase(gotk_reconcile_duration_seconds_count[90m])) == 0
+)
+and on (kind, exported_namespace, name)
+  sum by (kind, exported_namespace, name) (gotk_reconcile_duration_seconds_count offset 90m)
+and on (kind, exported_namespace, name)
+  sum by (kind, exported_namespace, name) (gotk_reconcile_duration_seconds_count)
+unless on (kind, exported_namespace, name)
+  flux_resource_info{suspended="True"}"#,
+        for_: "15m",
+        severity: "warning",
+        summary: PACK[5].summary,
+        description: PACK[5].description,
+        metrics: &["gotk_reconcile_duration_seconds", "flux_resource_info"],
+    },
+];
+

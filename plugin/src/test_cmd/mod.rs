@@ -49,10 +49,8 @@ fn run_inner(args: &TestArgs) -> Result<u8, InputError> {
             args.scenarios.display()
         )));
     }
-    if let Some(v) = args.flux_version {
-        for s in &mut scenarios {
-            s.flux_version = v;
-        }
+    for s in &mut scenarios {
+        s.retarget(args.flux_version, &args.resource_metrics);
     }
     let rules = rules_input::load(&args.rules)?;
     let router = args

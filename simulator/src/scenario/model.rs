@@ -58,6 +58,18 @@ impl ResourceMetrics {
 }
 
 impl Scenario {
+    /// Runs the scenario as another Flux release and/or with other resource metrics than it
+    /// declares (`--flux-version`, `--resource-metrics` of test and drill); objects keep only
+    /// the fields that release has.
+    pub fn retarget(&mut self, flux_version: Option<FluxVersion>, resource_metrics: &[ResourceMetrics]) {
+        if let Some(v) = flux_version {
+            self.flux_version = v;
+        }
+        if !resource_metrics.is_empty() {
+            self.resource_metrics = resource_metrics.to_vec();
+        }
+    }
+
     /// The controllers this scenario's installation runs.
     pub fn controllers(&self) -> Vec<Controller> {
         Controller::in_release(self.flux_version, &self.components_extra)
