@@ -325,6 +325,12 @@ fn call(c: &promql_parser::parser::Call, db: &[Series]) -> Result<Value, Unknown
                 .collect();
             Ok(Value::Vector(out))
         }
+        // Durations are not part of an object's state: the synthetic series have no buckets,
+        // so a quantile over none is empty; over some it cannot be told.
+        "histogram_quantile" => match args.get(1).map(|a| eval(a, db)).transpose()? {
+            Some(Value::Vector(v)) if v.is_empty() => Ok(Value::Vector(Vec::new())),
+            _ => Err(Unknown("histogram_quantile() over buckets is not evaluated".into())),
+        },
         other => Err(Unknown(format!("{other}() is not evaluated"))),
     }
 }
@@ -356,6 +362,7 @@ mod tests {
         assert!(fires("increase(gotk_reconcile_duration_seconds_count[1h]) == 0", &db));
         assert!(!fires("absent(gotk_resource_info)", &db));
         assert!(fires("count(gotk_resource_info{ready=\"False\"}) > 0 unless on() vector(0) > 1", &db));
-        assert!(eval(&promql_parser::parser::parse("histogram_quantile(0.9, x)").unwrap(), &db).is_err());
+        assert!(!fires("histogram_quantile(0.9, sum by (le) (rate(gotk_reconcile_duration_seconds_bucket[5m]))) > 60", &db));
+        assert!(eval(&promql_parser::parser::parse("predict_linear(gotk_resource_info[1h], 60)").unwrap(), &db).is_err());
     }
 }

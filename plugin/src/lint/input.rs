@@ -86,9 +86,19 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// What was read from a file.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Read {
+    pub file: String,
+    /// rules, rules (MetricsQL), alertmanager, flux, scrape, dashboard, kube-state-metrics.
+    pub what: String,
+}
+
 /// Everything read, classified.
 #[derive(Default)]
 pub struct Gathered {
+    /// Which file gave what, for the report.
+    pub read: Vec<Read>,
     pub rules: Vec<RuleDoc>,
     pub alertmanager: Vec<(String, Node)>,
     /// Flux Alerts and Providers.
@@ -136,6 +146,13 @@ impl Gathered {
             }
         }
         Ok(())
+    }
+
+    fn note(&mut self, file: &str, what: &str) {
+        let r = Read { file: file.to_string(), what: what.to_string() };
+        if !self.read.contains(&r) {
+            self.read.push(r);
+        }
     }
 
     fn counts(&self) -> [usize; 8] {
@@ -193,6 +210,7 @@ impl Gathered {
         let any = as_ == As::Any;
         if matches!(as_, As::Any | As::Rules) {
             if let Some((groups, dialect)) = rule_groups(&doc, &api, &kind) {
+                self.note(file, if dialect == Dialect::MetricsQl { "rules (MetricsQL)" } else { "rules" });
                 self.rules.push(RuleDoc {
                     file: file.to_string(),
                     groups: groups.clone(),
@@ -203,10 +221,12 @@ impl Gathered {
             }
         }
         if matches!(as_, As::Any | As::Alertmanager) && super::alertmanager::is_config(&doc) {
+            self.note(file, "alertmanager");
             self.alertmanager.push((file.to_string(), doc));
             return;
         }
         if matches!(as_, As::Any | As::Flux) && api.contains(".toolkit.fluxcd.io/") {
+            self.note(file, "flux");
             let d = FluxDoc {
                 file: file.to_string(),
                 node: doc,
@@ -230,6 +250,7 @@ impl Gathered {
         }
         match (api.as_str(), kind.as_str()) {
             (a, "PodMonitor" | "ServiceMonitor") if a.starts_with("monitoring.coreos.com/") => {
+                self.note(file, "scrape");
                 self.scrape.push(FluxDoc { file: file.into(), node: doc });
                 return;
             }
@@ -246,6 +267,14 @@ impl Gathered {
                 self.embedded(file, &doc, templated);
                 return;
             }
+            (a, "AlertmanagerConfig") if a.starts_with("monitoring.coreos.com/") => {
+                self.skipped.push(Skipped {
+                    file: file.into(),
+                    line: doc.line,
+                    reason: "AlertmanagerConfig object: prometheus-operator merges it into Alertmanager's configuration (adding a namespace matcher); lint reads Alertmanager's configuration itself (alertmanager.yaml, or the operator's generated Secret)".into(),
+                });
+                return;
+            }
             (a, "GrafanaDashboard") if a.starts_with("grafana.integreatly.org/") => {
                 self.grafana_dashboard(file, &doc);
                 return;
@@ -253,15 +282,18 @@ impl Gathered {
             _ => {}
         }
         if doc.get("scrape_configs").is_some_and(|s| !s.seq().is_empty()) {
+            self.note(file, "scrape");
             self.scrape.push(FluxDoc { file: file.into(), node: doc });
             return;
         }
         if is_dashboard(&doc) {
             let node = doc.get("dashboard").filter(|d| is_dashboard_model(d)).cloned().unwrap_or(doc);
+            self.note(file, "dashboard");
             self.dashboards.push(DashboardDoc { file: file.into(), node });
             return;
         }
         if let Some(resources) = ksm_resources(&doc) {
+            self.note(file, "kube-state-metrics");
             self.ksm.push((file.to_string(), resources.clone()));
         }
         // Helm values and HelmReleases carry rule groups, Alertmanager configurations,
@@ -279,6 +311,7 @@ impl Gathered {
                 "additionalPrometheusRulesMap" => {
                     for (_, rule) in v.entries() {
                         if rule.get("groups").is_some() {
+                            self.note(file, "rules");
                             self.rules.push(RuleDoc {
                                 file: file.into(),
                                 groups: rule.clone(),
@@ -290,6 +323,7 @@ impl Gathered {
                 }
                 "additionalPrometheusRules" => {
                     for rule in v.seq().iter().filter(|r| r.get("groups").is_some()) {
+                        self.note(file, "rules");
                         self.rules.push(RuleDoc {
                             file: file.into(),
                             groups: rule.clone(),
@@ -300,11 +334,13 @@ impl Gathered {
                 }
                 "alertmanager" => {
                     if let Some(cfg) = v.get("config").filter(|c| super::alertmanager::is_config(c)) {
+                        self.note(file, "alertmanager");
                         self.alertmanager.push((file.into(), cfg.clone()));
                     }
                     self.from_values(file, v, templated, depth + 1);
                 }
                 "additionalScrapeConfigs" if !v.seq().is_empty() => {
+                    self.note(file, "scrape");
                     let mut holder = v.clone();
                     holder.value = Val::Map(vec![(
                         Node { line: k.line, value: Val::Str("scrape_configs".into()) },
@@ -317,6 +353,7 @@ impl Gathered {
                         Val::Str(s) => parse_embedded(file, c.line, s).ok().and_then(|d| ksm_resources(&d).cloned()),
                         _ => ksm_resources(c).cloned(),
                     }) {
+                        self.note(file, "kube-state-metrics");
                         self.ksm.push((file.to_string(), r));
                     }
                 }
@@ -372,7 +409,10 @@ impl Gathered {
         match spec.and_then(|s| s.get("json")) {
             Some(j) => match &j.value {
                 Val::Str(text) => match parse_json(file, text, j.line) {
-                    Ok(node) => self.dashboards.push(DashboardDoc { file: file.into(), node }),
+                    Ok(node) => {
+                        self.note(file, "dashboard");
+                        self.dashboards.push(DashboardDoc { file: file.into(), node });
+                    }
                     Err(e) => self.errors.push(e.0),
                 },
                 _ => {}

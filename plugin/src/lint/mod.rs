@@ -105,6 +105,8 @@ pub struct Report {
     pub skipped: Vec<Skipped>,
     /// Files that could not be read; the exit status is then 2.
     pub errors: Vec<String>,
+    /// What each file was read as.
+    pub read: Vec<input::Read>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -250,6 +252,7 @@ pub async fn run(kube: &KubeArgs, args: &LintArgs) -> Result<u8, Error> {
         summary,
         skipped,
         errors: g.errors.clone(),
+        read: g.read.clone(),
     };
     let text = match args.output {
         LintFormat::Json => serde_json::to_string_pretty(&report).map_err(|e| Error::Input(e.to_string()))? + "\n",
