@@ -276,3 +276,44 @@ fn grafana_dashboards_in_objects_and_config_maps_are_linted() {
     assert_eq!(findings.len(), 2, "the Loki panel is not PromQL: {findings:#?}");
     assert!(v["skipped"].as_array().unwrap().iter().any(|s| s["file"] == gd.display().to_string() && s["line"] == 12), "{:#}", v["skipped"]);
 }
+
+#[test]
+fn when_promtool_rejects_the_rules_test_names_the_users_file_and_line() {
+    if common::on_path("promtool").is_none() {
+        eprintln!("skipped: promtool not installed (make setup)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = write(tmp.path(), "s.yaml", concat!(
+        "apiVersion: flux-sim.flux-monitor.dev/v1alpha1\n",
+        "kind: Scenario\n",
+        "metadata: {name: tiny}\n",
+        "spec:\n",
+        "  fluxVersion: \"2.7\"\n",
+        "  duration: 10m\n",
+        "  scrapeInterval: 30s\n",
+        "  resources:\n",
+        "    - {kind: GitRepository, name: repo, interval: 1m, spec: {url: https://github.com/acme/fleet, ref: {branch: main}}}\n",
+        "  expectations:\n",
+        "    alerts:\n",
+        "      - {alertname: FluxSourceDown, within: 5m}\n",
+    ));
+    let rules = write(tmp.path(), "rules.yaml", concat!(
+        "# a PrometheusRule, so its lines differ from the generated plain file\n",
+        "apiVersion: monitoring.coreos.com/v1\n",
+        "kind: PrometheusRule\n",
+        "metadata: {name: flux}\n",
+        "spec:\n",
+        "  groups:\n",
+        "    - name: flux\n",
+        "      rules:\n",
+        "        - alert: FluxSourceDown\n",
+        "          expr: gotk_resource_info{customresource_kind=\"GitRepository\", ready=\"False\"} == 1\n",
+        "          labels: {bad-label: x}\n",
+    ));
+    let o = plugin(&["test", "--scenarios", scenario.to_str().unwrap(), "--rules", rules.to_str().unwrap()]).output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{}{err}", stdout(&o));
+    assert!(err.contains(&format!("{}:9: group \"flux\", rule 1, \"FluxSourceDown\": invalid label name", rules.display())), "{err}");
+    assert!(!err.contains("rules-0.yaml"), "{err}");
+}
