@@ -188,7 +188,9 @@ fn legacy_example_reports_removed_metrics_and_the_match_regex_route() {
     let rule_starts: Vec<usize> = source
         .lines()
         .enumerate()
-        .filter(|(_, l)| l.trim_start().starts_with("- alert:") || l.trim_start().starts_with("- record:"))
+        .filter(|(_, l)| {
+            l.trim_start().starts_with("- alert:") || l.trim_start().starts_with("- record:")
+        })
         .map(|(i, _)| i + 1)
         .collect();
     let removed_lines: Vec<usize> = source
@@ -202,8 +204,18 @@ fn legacy_example_reports_removed_metrics_and_the_match_regex_route() {
     let first_per_rule: BTreeSet<usize> = removed_lines
         .iter()
         .map(|l| {
-            let start = rule_starts.iter().filter(|s| *s < l).max().copied().unwrap_or(0);
-            removed_lines.iter().copied().filter(|r| *r > start).min().unwrap()
+            let start = rule_starts
+                .iter()
+                .filter(|s| *s < l)
+                .max()
+                .copied()
+                .unwrap_or(0);
+            removed_lines
+                .iter()
+                .copied()
+                .filter(|r| *r > start)
+                .min()
+                .unwrap()
         })
         .collect();
     assert!(first_per_rule.len() >= 5, "{first_per_rule:?}");
@@ -212,7 +224,11 @@ fn legacy_example_reports_removed_metrics_and_the_match_regex_route() {
         let loc = format!("{rules}:{line}: error FM002: ");
         assert!(text.contains(&loc), "no FM002 at {loc}\n{text}");
     }
-    assert_eq!(fm002.len(), first_per_rule.len(), "one FM002 per rule and metric: {fm002:#?}");
+    assert_eq!(
+        fm002.len(),
+        first_per_rule.len(),
+        "one FM002 per rule and metric: {fm002:#?}"
+    );
     for name in [
         "FluxReconciliationFailure",
         "FluxResourceSuspended",

@@ -115,11 +115,10 @@ pub fn parse_matcher(s: &str) -> Result<Matcher, String> {
     })
 }
 
-/// An alert's labels: fixed (alertname, rule labels) and those its query may add.
+/// An alert's labels known before it fires: its name and its rule's static labels (the
+/// query's and Prometheus' external labels are not known here).
 pub struct Labels {
     pub fixed: BTreeMap<String, String>,
-    /// None when the query's labels cannot be told.
-    pub from_query: Option<BTreeSet<String>>,
 }
 
 /// One route of the tree.
@@ -327,7 +326,10 @@ pub fn is_config(doc: &Node) -> bool {
 
 /// A route written for Flux's alerts: a matcher value names Flux.
 fn meant_for_flux(route: &Route) -> bool {
-    route.matchers.iter().any(|m| m.op != Op::Ne && m.op != Op::NotRe && m.value.to_lowercase().contains("flux"))
+    route
+        .matchers
+        .iter()
+        .any(|m| m.op != Op::Ne && m.op != Op::NotRe && m.value.to_lowercase().contains("flux"))
 }
 
 /// Whether an alert may reach `target` (a route of the tree, by line): every route on the way
@@ -337,11 +339,15 @@ fn may_reach(route: &Route, labels: &Labels, target: u64) -> bool {
         return true;
     }
     for child in &route.children {
-        let verdict = child.matchers.iter().map(|m| m.test(labels)).fold(Some(true), |acc, t| match (acc, t) {
-            (Some(false), _) | (_, Some(false)) => Some(false),
-            (Some(true), Some(true)) => Some(true),
-            _ => None,
-        });
+        // Some(false) when a matcher surely fails, Some(true) when all surely hold, None when unknown.
+        let tests: Vec<Option<bool>> = child.matchers.iter().map(|m| m.test(labels)).collect();
+        let verdict = if tests.contains(&Some(false)) {
+            Some(false)
+        } else if tests.iter().all(|t| *t == Some(true)) {
+            Some(true)
+        } else {
+            None
+        };
         if verdict == Some(false) {
             continue;
         }
@@ -370,7 +376,11 @@ fn unsatisfiable(file: &str, route: &Route, inherited: &[(Matcher, u64)], out: &
     all.extend(route.matchers.iter().map(|m| (m.clone(), route.line)));
     if let Some((a, b)) = conflict(&all) {
         if b.1 == route.line {
-            let where_ = if a.1 == route.line { "on this route".to_string() } else { format!("(its parent route on line {})", a.1) };
+            let where_ = if a.1 == route.line {
+                "on this route".to_string()
+            } else {
+                format!("(its parent route on line {})", a.1)
+            };
             out.push(Finding::new(
                 file,
                 route.line,
@@ -432,11 +442,17 @@ fn conflict(all: &[(Matcher, u64)]) -> Option<((Matcher, u64), (Matcher, u64))> 
 
 /// `a|b|c` (optionally in one group) as its literal values; None when it is a real regex.
 fn literal_alternatives(re: &str) -> Option<Vec<String>> {
-    let inner = re.strip_prefix('(').and_then(|r| r.strip_suffix(')')).unwrap_or(re);
+    let inner = re
+        .strip_prefix('(')
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or(re);
     let parts: Vec<String> = inner.split('|').map(str::to_string).collect();
     parts
         .iter()
-        .all(|p| p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ' ' | ':' | '/')))
+        .all(|p| {
+            p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ' ' | ':' | '/'))
+        })
         .then_some(parts)
 }
 
@@ -448,13 +464,27 @@ pub fn lint(file: &str, doc: &Node, alerts: &[AlertRule], out: &mut Vec<Finding>
     let root = read_route(file, root_node, out);
     shadowed(file, &root, out);
     for c in &root.children {
-        unsatisfiable(file, c, &root.matchers.iter().map(|m| (m.clone(), root.line)).collect::<Vec<_>>(), out);
+        unsatisfiable(
+            file,
+            c,
+            &root
+                .matchers
+                .iter()
+                .map(|m| (m.clone(), root.line))
+                .collect::<Vec<_>>(),
+            out,
+        );
     }
     // Receivers and whether they deliver anywhere.
     let mut defined: BTreeMap<String, bool> = BTreeMap::new();
     for r in doc.get("receivers").map(Node::seq).unwrap_or_default() {
-        let name = r.get("name").and_then(Node::scalar_text).unwrap_or_default();
-        let delivers = r.entries().iter().any(|(k, v)| k.as_str().is_some_and(|k| k.ends_with("_configs")) && !v.seq().is_empty());
+        let name = r
+            .get("name")
+            .and_then(Node::scalar_text)
+            .unwrap_or_default();
+        let delivers = r.entries().iter().any(|(k, v)| {
+            k.as_str().is_some_and(|k| k.ends_with("_configs")) && !v.seq().is_empty()
+        });
         defined.insert(name, delivers);
     }
     check_receivers_defined(file, &root, &defined, out);
@@ -464,13 +494,19 @@ pub fn lint(file: &str, doc: &Node, alerts: &[AlertRule], out: &mut Vec<Finding>
     for a in alerts.iter().filter(|a| a.flux) {
         let mut fixed = a.labels.clone();
         fixed.insert("alertname".into(), a.name.clone());
-        if fixed.values().any(|v| super::helm::depends_on_values(v) || v.contains("{{")) {
+        if fixed
+            .values()
+            .any(|v| super::helm::depends_on_values(v) || v.contains("{{"))
+        {
             continue; // labels made by templates: their values are not known here
         }
-        let labels = Labels { fixed, from_query: a.query_labels.clone() };
+        let labels = Labels { fixed };
         let mut reached = BTreeSet::new();
         receivers(&root, &labels, &root_receiver, &mut reached);
-        let delivering: Vec<&String> = reached.iter().filter(|r| defined.get(*r).copied().unwrap_or(false)).collect();
+        let delivering: Vec<&String> = reached
+            .iter()
+            .filter(|r| defined.get(*r).copied().unwrap_or(false))
+            .collect();
         if delivering.is_empty() {
             out.push(Finding::new(
                 &a.file,
@@ -479,7 +515,9 @@ pub fn lint(file: &str, doc: &Node, alerts: &[AlertRule], out: &mut Vec<Finding>
                 format!("alert {} reaches no one in {file}: receiver(s) {} deliver nowhere", a.name, join(&reached)),
                 "route it to a receiver with slack_configs, pagerduty_configs, webhook_configs, ...".into(),
             ));
-        } else if !for_flux.is_empty() && !for_flux.iter().any(|r| may_reach(&root, &labels, r.line)) {
+        } else if !for_flux.is_empty()
+            && !for_flux.iter().any(|r| may_reach(&root, &labels, r.line))
+        {
             let lines: Vec<String> = for_flux.iter().map(|r| r.line.to_string()).collect();
             out.push(Finding::new(
                 &a.file,
@@ -530,11 +568,12 @@ pub fn route_alert(doc: &Node, labels: &BTreeMap<String, String>) -> BTreeSet<St
     let root = read_route("", root_node, &mut scratch);
     let root_receiver = root.receiver.clone().unwrap_or_default();
     let mut reached = BTreeSet::new();
-    let labels = Labels { fixed: labels.clone(), from_query: None };
+    let labels = Labels {
+        fixed: labels.clone(),
+    };
     receivers(&root, &labels, &root_receiver, &mut reached);
     reached
 }
-
 
 #[cfg(test)]
 mod tests {

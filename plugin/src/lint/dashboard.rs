@@ -21,7 +21,11 @@ fn not_prometheus(ds: Option<&Node>) -> bool {
     let Some(ds) = ds else { return false };
     let t = match &ds.value {
         Val::Str(s) => s.to_lowercase(),
-        Val::Map(_) => ds.get("type").and_then(Node::as_str).unwrap_or("").to_lowercase(),
+        Val::Map(_) => ds
+            .get("type")
+            .and_then(Node::as_str)
+            .unwrap_or("")
+            .to_lowercase(),
         _ => String::new(),
     };
     // A variable ($datasource, ${DS_PROMETHEUS}) may be anything: its queries are tried.
@@ -30,22 +34,41 @@ fn not_prometheus(ds: Option<&Node>) -> bool {
     }
     t == "datasource"
         || t.starts_with("-- ")
-        || ["loki", "elasticsearch", "influx", "tempo", "jaeger", "graphite", "mysql", "postgres", "cloudwatch", "grafana-", "testdata"]
-            .iter()
-            .any(|k| t.contains(k))
+        || [
+            "loki",
+            "elasticsearch",
+            "influx",
+            "tempo",
+            "jaeger",
+            "graphite",
+            "mysql",
+            "postgres",
+            "cloudwatch",
+            "grafana-",
+            "testdata",
+        ]
+        .iter()
+        .any(|k| t.contains(k))
 }
 
 fn collect<'a>(panels: &'a [Node], inherited: Option<&'a Node>, out: &mut Vec<Query<'a>>) {
     for p in panels {
         let ds = p.get("datasource").or(inherited);
-        let title = p.get("title").and_then(Node::scalar_text).unwrap_or_default();
+        let title = p
+            .get("title")
+            .and_then(Node::scalar_text)
+            .unwrap_or_default();
         for t in p.get("targets").map(Node::seq).unwrap_or_default() {
             if not_prometheus(t.get("datasource").or(ds)) {
                 continue;
             }
             if let Some(e) = t.get("expr") {
                 if let Some(text) = e.scalar_text().filter(|s| !s.trim().is_empty()) {
-                    out.push(Query { node: e, text, panel: title.clone() });
+                    out.push(Query {
+                        node: e,
+                        text,
+                        panel: title.clone(),
+                    });
                 }
             }
         }
@@ -88,7 +111,8 @@ pub fn substitute(q: &str) -> String {
             }
             '[' if chars.get(i + 1) == Some(&'[') => {
                 // [[var]]
-                let end = (i..chars.len().saturating_sub(1)).find(|j| chars[*j] == ']' && chars[*j + 1] == ']');
+                let end = (i..chars.len().saturating_sub(1))
+                    .find(|j| chars[*j] == ']' && chars[*j + 1] == ']');
                 out.push_str(if in_brackets { "5m" } else { "1" });
                 i = end.map_or(chars.len(), |e| e + 2);
             }
@@ -156,23 +180,47 @@ pub fn lint(dashboards: &[DashboardDoc], inputs: &Inputs, out: &mut Vec<Finding>
         let panels = d.node.get("panels").map(Node::seq).unwrap_or_default();
         collect(panels, None, &mut queries);
         for row in d.node.get("rows").map(Node::seq).unwrap_or_default() {
-            collect(row.get("panels").map(Node::seq).unwrap_or_default(), None, &mut queries);
+            collect(
+                row.get("panels").map(Node::seq).unwrap_or_default(),
+                None,
+                &mut queries,
+            );
         }
-        for v in d.node.at(&["templating", "list"]).map(Node::seq).unwrap_or_default() {
-            if v.get("type").and_then(Node::as_str) != Some("query") || not_prometheus(v.get("datasource")) {
+        for v in d
+            .node
+            .at(&["templating", "list"])
+            .map(Node::seq)
+            .unwrap_or_default()
+        {
+            if v.get("type").and_then(Node::as_str) != Some("query")
+                || not_prometheus(v.get("datasource"))
+            {
                 continue;
             }
             if let Some((node, text)) = variable_query(v) {
-                let name = v.get("name").and_then(Node::scalar_text).unwrap_or_default();
-                queries.push(Query { node, text, panel: format!("variable ${name}") });
+                let name = v
+                    .get("name")
+                    .and_then(Node::scalar_text)
+                    .unwrap_or_default();
+                queries.push(Query {
+                    node,
+                    text,
+                    panel: format!("variable ${name}"),
+                });
             }
         }
-        let title = d.node.get("title").and_then(Node::scalar_text).unwrap_or_default();
+        let title = d
+            .node
+            .get("title")
+            .and_then(Node::scalar_text)
+            .unwrap_or_default();
         for q in queries {
             let text = substitute(&q.text);
             // A query PromQL does not read (another datasource, a variable in a place PromQL
             // cannot take) is not ours to judge.
-            let Ok(expr) = promql_parser::parser::parse(&text) else { continue };
+            let Ok(expr) = promql_parser::parser::parse(&text) else {
+                continue;
+            };
             let who = if q.panel.is_empty() {
                 format!("dashboard {title:?}")
             } else {

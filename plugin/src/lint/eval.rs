@@ -45,7 +45,9 @@ pub fn eval(e: &Expr, db: &[Series]) -> Result<Value, Unknown> {
         Expr::Paren(p) => eval(&p.expr, db),
         Expr::Unary(u) => match eval(&u.expr, db)? {
             Value::Scalar(v) => Ok(Value::Scalar(-v)),
-            Value::Vector(v) => Ok(Value::Vector(v.into_iter().map(|(l, x, r)| (l, -x, -r)).collect())),
+            Value::Vector(v) => Ok(Value::Vector(
+                v.into_iter().map(|(l, x, r)| (l, -x, -r)).collect(),
+            )),
         },
         Expr::VectorSelector(vs) => Ok(Value::Vector(select(vs, db))),
         Expr::MatrixSelector(ms) => Ok(Value::Vector(select(&ms.vs, db))),
@@ -61,11 +63,22 @@ pub fn eval(e: &Expr, db: &[Series]) -> Result<Value, Unknown> {
 fn select(vs: &promql_parser::parser::VectorSelector, db: &[Series]) -> Vec<(Labels, f64, f64)> {
     let name = vs.name.clone();
     db.iter()
-        .filter(|s| name.as_ref().is_none_or(|n| s.labels.get("__name__") == Some(n)))
         .filter(|s| {
-            let plain = vs.matchers.matchers.iter().all(|m| matcher_admits(m, s.labels.get(&m.name).map_or("", String::as_str)));
+            name.as_ref()
+                .is_none_or(|n| s.labels.get("__name__") == Some(n))
+        })
+        .filter(|s| {
+            let plain = vs
+                .matchers
+                .matchers
+                .iter()
+                .all(|m| matcher_admits(m, s.labels.get(&m.name).map_or("", String::as_str)));
             let any_or = vs.matchers.or_matchers.is_empty()
-                || vs.matchers.or_matchers.iter().any(|set| set.iter().all(|m| matcher_admits(m, s.labels.get(&m.name).map_or("", String::as_str))));
+                || vs.matchers.or_matchers.iter().any(|set| {
+                    set.iter().all(|m| {
+                        matcher_admits(m, s.labels.get(&m.name).map_or("", String::as_str))
+                    })
+                });
             plain && any_or
         })
         .map(|s| (s.labels.clone(), s.value, s.rate))
@@ -87,8 +100,15 @@ fn aggregate(a: &promql_parser::parser::AggregateExpr, db: &[Series]) -> Result<
     }
     let key = |l: &Labels| -> Labels {
         match &a.modifier {
-            Some(LabelModifier::Include(ls)) => ls.labels.iter().filter_map(|k| l.get(k).map(|v| (k.clone(), v.clone()))).collect(),
-            Some(LabelModifier::Exclude(ls)) => without_name(l.clone()).into_iter().filter(|(k, _)| !ls.labels.contains(k)).collect(),
+            Some(LabelModifier::Include(ls)) => ls
+                .labels
+                .iter()
+                .filter_map(|k| l.get(k).map(|v| (k.clone(), v.clone())))
+                .collect(),
+            Some(LabelModifier::Exclude(ls)) => without_name(l.clone())
+                .into_iter()
+                .filter(|(k, _)| !ls.labels.contains(k))
+                .collect(),
             None => Labels::new(),
         }
     };
@@ -106,8 +126,14 @@ fn aggregate(a: &promql_parser::parser::AggregateExpr, db: &[Series]) -> Result<
             "count" => (n, 0.0),
             "group" => (1.0, 0.0),
             "avg" => (sum / n, rsum / n),
-            "max" => vals.iter().cloned().fold((f64::MIN, 0.0), |a, b| if b.0 > a.0 { b } else { a }),
-            "min" => vals.iter().cloned().fold((f64::MAX, 0.0), |a, b| if b.0 < a.0 { b } else { a }),
+            "max" => vals
+                .iter()
+                .cloned()
+                .fold((f64::MIN, 0.0), |a, b| if b.0 > a.0 { b } else { a }),
+            "min" => vals
+                .iter()
+                .cloned()
+                .fold((f64::MAX, 0.0), |a, b| if b.0 < a.0 { b } else { a }),
             "stddev" | "stdvar" if vals.len() == 1 => (0.0, 0.0),
             other => return Err(Unknown(format!("aggregation {other}"))),
         };
@@ -147,9 +173,15 @@ fn binary(b: &promql_parser::parser::BinaryExpr, db: &[Series]) -> Result<Value,
     let return_bool = b.modifier.as_ref().is_some_and(|m| m.return_bool);
     let apply = |x: f64, y: f64| -> Result<Option<f64>, Unknown> {
         if let Some(c) = compare(&op, x, y) {
-            return Ok(if return_bool { Some(f64::from(u8::from(c))) } else { c.then_some(x) });
+            return Ok(if return_bool {
+                Some(f64::from(u8::from(c)))
+            } else {
+                c.then_some(x)
+            });
         }
-        arith(&op, x, y).map(Some).ok_or_else(|| Unknown(format!("operator {op}")))
+        arith(&op, x, y)
+            .map(Some)
+            .ok_or_else(|| Unknown(format!("operator {op}")))
     };
     match (lhs, rhs) {
         (Value::Scalar(x), Value::Scalar(y)) => Ok(Value::Scalar(apply(x, y)?.unwrap_or(f64::NAN))),
@@ -167,7 +199,11 @@ fn binary(b: &promql_parser::parser::BinaryExpr, db: &[Series]) -> Result<Value,
             let mut out = Vec::new();
             for (l, y, r) in v {
                 let res = if let Some(c) = compare(&op, x, y) {
-                    if return_bool { Some(f64::from(u8::from(c))) } else { c.then_some(y) }
+                    if return_bool {
+                        Some(f64::from(u8::from(c)))
+                    } else {
+                        c.then_some(y)
+                    }
                 } else {
                     arith(&op, x, y)
                 };
@@ -181,22 +217,46 @@ fn binary(b: &promql_parser::parser::BinaryExpr, db: &[Series]) -> Result<Value,
     }
 }
 
-fn vector_binary(b: &promql_parser::parser::BinaryExpr, op: &str, lv: Vec<(Labels, f64, f64)>, rv: Vec<(Labels, f64, f64)>, return_bool: bool) -> Result<Value, Unknown> {
+fn vector_binary(
+    b: &promql_parser::parser::BinaryExpr,
+    op: &str,
+    lv: Vec<(Labels, f64, f64)>,
+    rv: Vec<(Labels, f64, f64)>,
+    return_bool: bool,
+) -> Result<Value, Unknown> {
     let matching = b.modifier.as_ref().and_then(|m| m.matching.as_ref());
     let sig = |l: &Labels| -> Labels {
         match matching {
-            Some(LabelModifier::Include(ls)) => ls.labels.iter().filter_map(|k| l.get(k).map(|v| (k.clone(), v.clone()))).collect(),
-            Some(LabelModifier::Exclude(ls)) => without_name(l.clone()).into_iter().filter(|(k, _)| !ls.labels.contains(k)).collect(),
+            Some(LabelModifier::Include(ls)) => ls
+                .labels
+                .iter()
+                .filter_map(|k| l.get(k).map(|v| (k.clone(), v.clone())))
+                .collect(),
+            Some(LabelModifier::Exclude(ls)) => without_name(l.clone())
+                .into_iter()
+                .filter(|(k, _)| !ls.labels.contains(k))
+                .collect(),
             None => without_name(l.clone()),
         }
     };
     let card = b.modifier.as_ref().map(|m| &m.card);
     match op {
-        "and" => Ok(Value::Vector(lv.into_iter().filter(|(l, _, _)| rv.iter().any(|(r, _, _)| sig(r) == sig(l))).collect())),
-        "unless" => Ok(Value::Vector(lv.into_iter().filter(|(l, _, _)| !rv.iter().any(|(r, _, _)| sig(r) == sig(l))).collect())),
+        "and" => Ok(Value::Vector(
+            lv.into_iter()
+                .filter(|(l, _, _)| rv.iter().any(|(r, _, _)| sig(r) == sig(l)))
+                .collect(),
+        )),
+        "unless" => Ok(Value::Vector(
+            lv.into_iter()
+                .filter(|(l, _, _)| !rv.iter().any(|(r, _, _)| sig(r) == sig(l)))
+                .collect(),
+        )),
         "or" => {
             let mut out = lv.clone();
-            out.extend(rv.into_iter().filter(|(r, _, _)| !lv.iter().any(|(l, _, _)| sig(l) == sig(r))));
+            out.extend(
+                rv.into_iter()
+                    .filter(|(r, _, _)| !lv.iter().any(|(l, _, _)| sig(l) == sig(r))),
+            );
             Ok(Value::Vector(out))
         }
         _ => {
@@ -204,19 +264,30 @@ fn vector_binary(b: &promql_parser::parser::BinaryExpr, op: &str, lv: Vec<(Label
             let group_right = matches!(card, Some(VectorMatchCardinality::OneToMany(_)));
             let (many, one) = if group_right { (&rv, &lv) } else { (&lv, &rv) };
             for (ml, mx, mr) in many {
-                let partners: Vec<&(Labels, f64, f64)> = one.iter().filter(|(ol, _, _)| sig(ol) == sig(ml)).collect();
+                let partners: Vec<&(Labels, f64, f64)> =
+                    one.iter().filter(|(ol, _, _)| sig(ol) == sig(ml)).collect();
                 if partners.len() > 1 {
                     return Err(Unknown("many-to-many matching".into()));
                 }
-                let Some((ol, ox, _)) = partners.first() else { continue };
+                let Some((ol, ox, _)) = partners.first() else {
+                    continue;
+                };
                 let (x, y) = if group_right { (*ox, *mx) } else { (*mx, *ox) };
                 let res = if let Some(c) = compare(op, x, y) {
-                    if return_bool { Some(f64::from(u8::from(c))) } else { c.then_some(x) }
+                    if return_bool {
+                        Some(f64::from(u8::from(c)))
+                    } else {
+                        c.then_some(x)
+                    }
                 } else {
                     Some(arith(op, x, y).ok_or_else(|| Unknown(format!("operator {op}")))?)
                 };
                 let Some(res) = res else { continue };
-                let mut labels = if compare(op, 0.0, 0.0).is_some() && !return_bool { ml.clone() } else { without_name(ml.clone()) };
+                let mut labels = if compare(op, 0.0, 0.0).is_some() && !return_bool {
+                    ml.clone()
+                } else {
+                    without_name(ml.clone())
+                };
                 if let Some(extra) = card.and_then(|c| c.labels()) {
                     for k in &extra.labels {
                         match ol.get(k) {
@@ -248,7 +319,12 @@ fn call(c: &promql_parser::parser::Call, db: &[Series]) -> Result<Value, Unknown
         }
     };
     let map = |f: &dyn Fn(f64, f64) -> f64| -> Result<Value, Unknown> {
-        Ok(Value::Vector(vec_arg(0)?.into_iter().map(|(l, v, r)| (without_name(l), f(v, r), 0.0)).collect()))
+        Ok(Value::Vector(
+            vec_arg(0)?
+                .into_iter()
+                .map(|(l, v, r)| (without_name(l), f(v, r), 0.0))
+                .collect(),
+        ))
     };
     match name {
         "time" => Ok(Value::Scalar(NOW)),
@@ -280,7 +356,16 @@ fn call(c: &promql_parser::parser::Call, db: &[Series]) -> Result<Value, Unknown
             let w = window();
             map(&|_, _| (w / 30.0).max(1.0))
         }
-        n if n.ends_with("_over_time") && matches!(n, "avg_over_time" | "min_over_time" | "max_over_time" | "last_over_time" | "sum_over_time") => {
+        n if n.ends_with("_over_time")
+            && matches!(
+                n,
+                "avg_over_time"
+                    | "min_over_time"
+                    | "max_over_time"
+                    | "last_over_time"
+                    | "sum_over_time"
+            ) =>
+        {
             let w = window();
             let sum = n == "sum_over_time";
             map(&|v, _| if sum { v * (w / 30.0).max(1.0) } else { v })
@@ -296,7 +381,14 @@ fn call(c: &promql_parser::parser::Call, db: &[Series]) -> Result<Value, Unknown
                 _ => None,
             };
             let labels = vs
-                .map(|vs| vs.matchers.matchers.iter().filter(|m| m.op == MatchOp::Equal && m.name != "__name__").map(|m| (m.name.clone(), m.value.clone())).collect())
+                .map(|vs| {
+                    vs.matchers
+                        .matchers
+                        .iter()
+                        .filter(|m| m.op == MatchOp::Equal && m.name != "__name__")
+                        .map(|m| (m.name.clone(), m.value.clone()))
+                        .collect()
+                })
                 .unwrap_or_default();
             Ok(Value::Vector(vec![(labels, 1.0, 0.0)]))
         }
@@ -306,7 +398,8 @@ fn call(c: &promql_parser::parser::Call, db: &[Series]) -> Result<Value, Unknown
                 _ => Err(Unknown("label_replace() arguments".into())),
             };
             let (dst, repl, src, re) = (s(1)?, s(2)?, s(3)?, s(4)?);
-            let re = regex::Regex::new(&format!("^(?:{re})$")).map_err(|_| Unknown("label_replace() regex".into()))?;
+            let re = regex::Regex::new(&format!("^(?:{re})$"))
+                .map_err(|_| Unknown("label_replace() regex".into()))?;
             let out = vec_arg(0)?
                 .into_iter()
                 .map(|(mut l, v, r)| {
@@ -329,7 +422,9 @@ fn call(c: &promql_parser::parser::Call, db: &[Series]) -> Result<Value, Unknown
         // so a quantile over none is empty; over some it cannot be told.
         "histogram_quantile" => match args.get(1).map(|a| eval(a, db)).transpose()? {
             Some(Value::Vector(v)) if v.is_empty() => Ok(Value::Vector(Vec::new())),
-            _ => Err(Unknown("histogram_quantile() over buckets is not evaluated".into())),
+            _ => Err(Unknown(
+                "histogram_quantile() over buckets is not evaluated".into(),
+            )),
         },
         other => Err(Unknown(format!("{other}() is not evaluated"))),
     }
@@ -340,7 +435,14 @@ mod tests {
     use super::*;
 
     fn s(labels: &[(&str, &str)], value: f64, rate: f64) -> Series {
-        Series { labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), value, rate }
+        Series {
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            value,
+            rate,
+        }
     }
 
     fn fires(q: &str, db: &[Series]) -> bool {
@@ -353,16 +455,43 @@ mod tests {
     #[test]
     fn rules_evaluate_over_one_objects_state() {
         let db = [
-            s(&[("__name__", "gotk_resource_info"), ("customresource_kind", "Kustomization"), ("name", "apps"), ("ready", "False")], 1.0, 0.0),
-            s(&[("__name__", "gotk_reconcile_duration_seconds_count"), ("kind", "Kustomization"), ("name", "apps")], 10.0, 0.0),
+            s(
+                &[
+                    ("__name__", "gotk_resource_info"),
+                    ("customresource_kind", "Kustomization"),
+                    ("name", "apps"),
+                    ("ready", "False"),
+                ],
+                1.0,
+                0.0,
+            ),
+            s(
+                &[
+                    ("__name__", "gotk_reconcile_duration_seconds_count"),
+                    ("kind", "Kustomization"),
+                    ("name", "apps"),
+                ],
+                10.0,
+                0.0,
+            ),
         ];
         assert!(fires("gotk_resource_info{ready=\"False\"} == 1", &db));
         assert!(!fires("gotk_resource_info{ready=\"True\"} == 1", &db));
         assert!(fires("max by (name) (gotk_resource_info{customresource_kind=\"Kustomization\", ready!=\"True\"}) > 0", &db));
-        assert!(fires("increase(gotk_reconcile_duration_seconds_count[1h]) == 0", &db));
+        assert!(fires(
+            "increase(gotk_reconcile_duration_seconds_count[1h]) == 0",
+            &db
+        ));
         assert!(!fires("absent(gotk_resource_info)", &db));
-        assert!(fires("count(gotk_resource_info{ready=\"False\"}) > 0 unless on() vector(0) > 1", &db));
+        assert!(fires(
+            "count(gotk_resource_info{ready=\"False\"}) > 0 unless on() vector(0) > 1",
+            &db
+        ));
         assert!(!fires("histogram_quantile(0.9, sum by (le) (rate(gotk_reconcile_duration_seconds_bucket[5m]))) > 60", &db));
-        assert!(eval(&promql_parser::parser::parse("predict_linear(gotk_resource_info[1h], 60)").unwrap(), &db).is_err());
+        assert!(eval(
+            &promql_parser::parser::parse("predict_linear(gotk_resource_info[1h], 60)").unwrap(),
+            &db
+        )
+        .is_err());
     }
 }

@@ -4,9 +4,9 @@
 //! `time() -` a value that is not a timestamp, a histogram threshold above the top bucket,
 //! `absent()` over several targets, selectors that match no Flux target).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-use model::metrics::{self, MetricSource, MetricType};
+use model::metrics::{self, MetricSource};
 use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::{Expr, VectorSelector};
 
@@ -70,16 +70,36 @@ fn confusion(family: &str, label: &str) -> Option<&'static str> {
 /// Labels any series may carry from elsewhere than its target (external labels of a
 /// Thanos/Mimir/Cortex setup, federation): never reported as impossible.
 const EXTERNAL_LIKE: &[&str] = &[
-    "cluster", "cluster_id", "cluster_type", "prometheus", "prometheus_replica", "replica", "region",
-    "environment", "env", "tenant", "installation", "provider", "organization", "customer", "team",
+    "cluster",
+    "cluster_id",
+    "cluster_type",
+    "prometheus",
+    "prometheus_replica",
+    "replica",
+    "region",
+    "environment",
+    "env",
+    "tenant",
+    "installation",
+    "provider",
+    "organization",
+    "customer",
+    "team",
 ];
 
-fn has_flux_word(s: &str) -> bool {
+pub(super) fn has_flux_word(s: &str) -> bool {
     let s = s.to_lowercase();
     s.contains("flux")
-        || ["source-controller", "kustomize-controller", "helm-controller", "notification-controller", "image-reflector", "image-automation"]
-            .iter()
-            .any(|c| s.contains(c))
+        || [
+            "source-controller",
+            "kustomize-controller",
+            "helm-controller",
+            "notification-controller",
+            "image-reflector",
+            "image-automation",
+        ]
+        .iter()
+        .any(|c| s.contains(c))
 }
 
 pub fn lint_expr(expr: &Expr, ctx: &ExprCtx, out: &mut Vec<Finding>) -> ExprFacts {
@@ -90,12 +110,15 @@ pub fn lint_expr(expr: &Expr, ctx: &ExprCtx, out: &mut Vec<Finding>) -> ExprFact
     let mut reported_removed: Vec<String> = Vec::new();
     let version = ctx.inputs.version;
     for vs in &sel.0 {
-        let Some(name) = selector_name(vs) else { continue };
+        let Some(name) = selector_name(vs) else {
+            continue;
+        };
         let nth = seen.entry(name.clone()).or_default();
         let line = line_in(ctx.text, ctx.line, &name, *nth);
         *nth += 1;
         let who = ctx.who;
-        let at = |rule, message: String, fix: String| Finding::new(ctx.file, line, rule, message, fix);
+        let at =
+            |rule, message: String, fix: String| Finding::new(ctx.file, line, rule, message, fix);
         let matchers = all_matchers(vs);
         let family = metrics::family(&name);
         if is_flux_name(&name) || family.is_some_and(|f| f.source != MetricSource::Prometheus) {
@@ -119,14 +142,15 @@ pub fn lint_expr(expr: &Expr, ctx: &ExprCtx, out: &mut Vec<Finding>) -> ExprFact
                 }
                 continue;
             }
-            Some(f) if f.name == metrics::RECONCILE_CONDITION.name || f.name == metrics::SUSPEND_STATUS.name => {
-                if matchers.iter().any(|m| m.name == "kind" && m.op == MatchOp::Equal && m.value == "HelmRelease") {
-                    out.push(at(
-                        "FM002",
-                        format!("{who}: helm-controller stopped emitting {name} in Flux 2.2: kind=\"HelmRelease\" selects nothing"),
-                        "use gotk_resource_info{customresource_kind=\"HelmRelease\"} from kube-state-metrics".into(),
-                    ));
-                }
+            Some(f)
+                if (f.name == metrics::RECONCILE_CONDITION.name || f.name == metrics::SUSPEND_STATUS.name)
+                    && matchers.iter().any(|m| m.name == "kind" && m.op == MatchOp::Equal && m.value == "HelmRelease") =>
+            {
+                out.push(at(
+                    "FM002",
+                    format!("{who}: helm-controller stopped emitting {name} in Flux 2.2: kind=\"HelmRelease\" selects nothing"),
+                    "use gotk_resource_info{customresource_kind=\"HelmRelease\"} from kube-state-metrics".into(),
+                ));
             }
             None if is_flux_name(&name) && !known_elsewhere(&name) => out.push(at(
                 "FM003",
@@ -149,7 +173,7 @@ pub fn lint_expr(expr: &Expr, ctx: &ExprCtx, out: &mut Vec<Finding>) -> ExprFact
         };
         label_checks(&name, f.name, &matchers, ctx, line, out);
     }
-    shapes(expr, ctx, out);
+    super::shapes::shapes(expr, ctx, out);
     facts.kinds.sort();
     facts.kinds.dedup();
     facts
@@ -157,9 +181,17 @@ pub fn lint_expr(expr: &Expr, ctx: &ExprCtx, out: &mut Vec<Finding>) -> ExprFact
 
 fn collect_kinds(matchers: &[&Matcher], kinds: &mut Vec<String>) {
     for m in matchers {
-        if matches!(m.name.as_str(), "kind" | "customresource_kind" | "controller") && !matches!(m.op, MatchOp::NotEqual | MatchOp::NotRe(_)) {
+        if matches!(
+            m.name.as_str(),
+            "kind" | "customresource_kind" | "controller"
+        ) && !matches!(m.op, MatchOp::NotEqual | MatchOp::NotRe(_))
+        {
             for k in model::KINDS {
-                let v = if m.name == "controller" { k.kind.to_lowercase() } else { k.kind.to_string() };
+                let v = if m.name == "controller" {
+                    k.kind.to_lowercase()
+                } else {
+                    k.kind.to_string()
+                };
                 if matcher_admits(m, &v) {
                     kinds.push(k.kind.to_string());
                 }
@@ -169,7 +201,14 @@ fn collect_kinds(matchers: &[&Matcher], kinds: &mut Vec<String>) {
 }
 
 /// FM004 and FM005: labels the family cannot carry, values it never takes.
-fn label_checks(name: &str, family: &str, matchers: &[&Matcher], ctx: &ExprCtx, line: u64, out: &mut Vec<Finding>) {
+fn label_checks(
+    name: &str,
+    family: &str,
+    matchers: &[&Matcher],
+    ctx: &ExprCtx,
+    line: u64,
+    out: &mut Vec<Finding>,
+) {
     let who = ctx.who;
     let version = ctx.inputs.version;
     let at = |rule, message: String, fix: String| Finding::new(ctx.file, line, rule, message, fix);
@@ -192,9 +231,20 @@ fn label_checks(name: &str, family: &str, matchers: &[&Matcher], ctx: &ExprCtx, 
             }
             continue;
         }
-        if is_info && m.name == "namespace" && needs_value && m.op == MatchOp::Equal && m.value != "" && !ctx.inputs.ksm_has(family, "namespace") {
+        if is_info
+            && m.name == "namespace"
+            && needs_value
+            && m.op == MatchOp::Equal
+            && !m.value.is_empty()
+            && !ctx.inputs.ksm_has(family, "namespace")
+        {
             // gotk_resource_info{namespace} is the scrape target's (kube-state-metrics') own.
-            if m.value != "monitoring" && m.value != "kube-system" && !m.value.contains("metrics") && !m.value.contains("observability") && !m.value.contains("prometheus") {
+            if m.value != "monitoring"
+                && m.value != "kube-system"
+                && !m.value.contains("metrics")
+                && !m.value.contains("observability")
+                && !m.value.contains("prometheus")
+            {
                 out.push(at(
                     "FM004",
                     format!("{who}: gotk_resource_info's namespace label is kube-state-metrics' own namespace, not the Flux object's (that is exported_namespace): namespace=\"{}\" selects nothing unless kube-state-metrics runs there", m.value),
@@ -204,9 +254,17 @@ fn label_checks(name: &str, family: &str, matchers: &[&Matcher], ctx: &ExprCtx, 
             continue;
         }
         if let Some(f) = fam {
-            if needs_value && f.source == MetricSource::Controller && ctx.inputs.scrape.given && !EXTERNAL_LIKE.contains(&m.name.as_str()) {
+            if needs_value
+                && f.source == MetricSource::Controller
+                && ctx.inputs.scrape.given
+                && !EXTERNAL_LIKE.contains(&m.name.as_str())
+            {
                 if let Some(reason) = impossible_controller_label(f, &m.name, ctx) {
-                    out.push(at("FM004", format!("{who}: {name} never carries label {} {reason}", m.name), format!("{} has labels {}", f.name, f.labels.join(", "))));
+                    out.push(at(
+                        "FM004",
+                        format!("{who}: {name} never carries label {} {reason}", m.name),
+                        format!("{} has labels {}", f.name, f.labels.join(", ")),
+                    ));
                     continue;
                 }
             }
@@ -214,12 +272,17 @@ fn label_checks(name: &str, family: &str, matchers: &[&Matcher], ctx: &ExprCtx, 
         if ctx.variables && (m.value.contains('$') || m.value.contains("[[")) {
             continue;
         }
-        let Some(allowed) = allowed_values(family, &m.name) else { continue };
+        let Some(allowed) = allowed_values(family, &m.name) else {
+            continue;
+        };
         let positive = matches!(m.op, MatchOp::Equal | MatchOp::Re(_));
         if !positive || allowed.iter().any(|v| matcher_admits(m, v)) {
             continue;
         }
-        if family == metrics::RECONCILE_CONDITION.name && m.name == "status" && matcher_admits(m, "Deleted") {
+        if family == metrics::RECONCILE_CONDITION.name
+            && m.name == "status"
+            && matcher_admits(m, "Deleted")
+        {
             // Flux up to 2.0 set status="Deleted" when an object was deleted (fluxcd/pkg
             // runtime before v0.42, August 2023); Flux 2.1 deletes the series instead.
             out.push(at(
@@ -232,10 +295,18 @@ fn label_checks(name: &str, family: &str, matchers: &[&Matcher], ctx: &ExprCtx, 
         let suggestion = allowed
             .iter()
             .find(|v| v.eq_ignore_ascii_case(&m.value))
-            .map_or_else(|| format!("one of {}", allowed.join(", ")), |v| format!("\"{v}\" (values are case-sensitive)"));
+            .map_or_else(
+                || format!("one of {}", allowed.join(", ")),
+                |v| format!("\"{v}\" (values are case-sensitive)"),
+            );
         out.push(at(
             "FM005",
-            format!("{who}: {}{}\"{}\" matches no value {name} takes", m.name, op_text(&m.op), m.value),
+            format!(
+                "{who}: {}{}\"{}\" matches no value {name} takes",
+                m.name,
+                op_text(&m.op),
+                m.value
+            ),
             format!("use {suggestion}"),
         ));
     }
@@ -244,17 +315,29 @@ fn label_checks(name: &str, family: &str, matchers: &[&Matcher], ctx: &ExprCtx, 
 /// Why a Flux controller metric cannot carry `label` given the scrape configuration, or None.
 /// A stored series has its target's labels and its own; an own label that clashes with a
 /// target label is renamed `exported_<name>` unless the scrape honours the metric's labels.
-fn impossible_controller_label(f: &metrics::MetricFamily, label: &str, ctx: &ExprCtx) -> Option<String> {
+fn impossible_controller_label(
+    f: &metrics::MetricFamily,
+    label: &str,
+    ctx: &ExprCtx,
+) -> Option<String> {
     let own: Vec<&str> = f.labels.iter().copied().chain(["le", "quantile"]).collect();
     let mut vias = Vec::new();
     for t in ctx.inputs.scrape.metric_targets() {
         // Metric relabelling that writes labels could add any name.
-        if t.metric_steps.iter().any(|s| !matches!(s.action.as_str(), "keep" | "drop" | "labeldrop" | "labelkeep")) {
+        if t.metric_steps.iter().any(|s| {
+            !matches!(
+                s.action.as_str(),
+                "keep" | "drop" | "labeldrop" | "labelkeep"
+            )
+        }) {
             return None;
         }
         let on_target = t.labels.contains_key(label);
         let is_own = own.contains(&label);
-        let renamed = !t.honor_labels && label.strip_prefix("exported_").is_some_and(|l| own.contains(&l) && t.labels.contains_key(l));
+        let renamed = !t.honor_labels
+            && label
+                .strip_prefix("exported_")
+                .is_some_and(|l| own.contains(&l) && t.labels.contains_key(l));
         if on_target || is_own || renamed {
             return None;
         }
@@ -265,11 +348,20 @@ fn impossible_controller_label(f: &metrics::MetricFamily, label: &str, ctx: &Exp
     }
     vias.sort();
     vias.dedup();
-    Some(format!("as scraped by {} (neither the metric nor its target has it)", vias.join(", ")))
+    Some(format!(
+        "as scraped by {} (neither the metric nor its target has it)",
+        vias.join(", ")
+    ))
 }
 
 /// FM019: a metric the scrape configuration drops before storage.
-fn dropped_by_scrape(name: &str, family: Option<&metrics::MetricFamily>, ctx: &ExprCtx, line: u64, out: &mut Vec<Finding>) {
+fn dropped_by_scrape(
+    name: &str,
+    family: Option<&metrics::MetricFamily>,
+    ctx: &ExprCtx,
+    line: u64,
+    out: &mut Vec<Finding>,
+) {
     let Some(f) = family else { return };
     if f.source != MetricSource::Controller {
         return;
@@ -298,15 +390,39 @@ fn dropped_by_scrape(name: &str, family: Option<&metrics::MetricFamily>, ctx: &E
 }
 
 /// FM018, without scrape configuration: a glob written where a regex is read (`pod=~"x-*"`).
-fn glob_as_regex(name: &str, matchers: &[&Matcher], ctx: &ExprCtx, line: u64, out: &mut Vec<Finding>) {
+fn glob_as_regex(
+    name: &str,
+    matchers: &[&Matcher],
+    ctx: &ExprCtx,
+    line: u64,
+    out: &mut Vec<Finding>,
+) {
     let flux_selector = name == "up" || is_flux_name(name) || metrics::family(name).is_some();
     for m in matchers {
-        if !matches!(m.op, MatchOp::Re(_)) || !matches!(m.name.as_str(), "pod" | "job" | "container" | "instance" | "service" | "namespace" | "kubernetes_pod_name") {
+        if !matches!(m.op, MatchOp::Re(_))
+            || !matches!(
+                m.name.as_str(),
+                "pod"
+                    | "job"
+                    | "container"
+                    | "instance"
+                    | "service"
+                    | "namespace"
+                    | "kubernetes_pod_name"
+            )
+        {
             continue;
         }
         let v = &m.value;
-        let glob_star = v.char_indices().any(|(i, c)| c == '*' && i > 0 && !matches!(v.as_bytes()[i - 1], b'.' | b')' | b']' | b'}' | b'\\'));
-        let other_meta = v.chars().any(|c| matches!(c, '.' | '(' | '[' | '+' | '?' | '|' | '^' | '$' | '\\' | '{'));
+        let glob_star = v.char_indices().any(|(i, c)| {
+            c == '*' && i > 0 && !matches!(v.as_bytes()[i - 1], b'.' | b')' | b']' | b'}' | b'\\')
+        });
+        let other_meta = v.chars().any(|c| {
+            matches!(
+                c,
+                '.' | '(' | '[' | '+' | '?' | '|' | '^' | '$' | '\\' | '{'
+            )
+        });
         if glob_star && !other_meta && (flux_selector || has_flux_word(v)) {
             let meant = v.replace('*', ".*");
             out.push(Finding::new(
@@ -321,23 +437,45 @@ fn glob_as_regex(name: &str, matchers: &[&Matcher], ctx: &ExprCtx, line: u64, ou
 }
 
 /// FM018, with scrape configuration: a selector for Flux's targets that no target matches.
-fn no_flux_target(vs: &VectorSelector, name: &str, family: Option<&metrics::MetricFamily>, ctx: &ExprCtx, line: u64, out: &mut Vec<Finding>) {
+fn no_flux_target(
+    vs: &VectorSelector,
+    name: &str,
+    family: Option<&metrics::MetricFamily>,
+    ctx: &ExprCtx,
+    line: u64,
+    out: &mut Vec<Finding>,
+) {
     let scrape = &ctx.inputs.scrape;
     if !scrape.given {
         return;
     }
     let controller_metric = family.is_some_and(|f| f.source == MetricSource::Controller);
     let matchers = all_matchers(vs);
-    let target_label_names: Vec<&str> = ["job", "instance", "namespace", "pod", "container", "endpoint", "service"].to_vec();
+    let target_label_names: Vec<&str> = [
+        "job",
+        "instance",
+        "namespace",
+        "pod",
+        "container",
+        "endpoint",
+        "service",
+    ]
+    .to_vec();
     let on_targets: Vec<&&Matcher> = matchers
         .iter()
-        .filter(|m| target_label_names.contains(&m.name.as_str()) || scrape.metric_targets().any(|t| t.labels.contains_key(&m.name)))
+        .filter(|m| {
+            target_label_names.contains(&m.name.as_str())
+                || scrape
+                    .metric_targets()
+                    .any(|t| t.labels.contains_key(&m.name))
+        })
         .filter(|m| !(ctx.variables && m.value.contains('$')))
         .collect();
     if on_targets.is_empty() {
         return;
     }
-    let meant_for_flux = controller_metric || (name == "up" && (ctx.flux_alert || on_targets.iter().any(|m| has_flux_word(&m.value))));
+    let meant_for_flux = controller_metric
+        || (name == "up" && (ctx.flux_alert || on_targets.iter().any(|m| has_flux_word(&m.value))));
     if !meant_for_flux {
         return;
     }
@@ -351,7 +489,10 @@ fn no_flux_target(vs: &VectorSelector, name: &str, family: Option<&metrics::Metr
             match t.labels.get(&m.name) {
                 Some(Value::Known(v)) => matcher_admits(m, v),
                 Some(Value::Unknown) => true,
-                None => controller_metric && family.is_some_and(|f| f.labels.contains(&m.name.as_str())) || matcher_admits(m, ""),
+                None => {
+                    controller_metric && family.is_some_and(|f| f.labels.contains(&m.name.as_str()))
+                        || matcher_admits(m, "")
+                }
             }
         });
         if all {
@@ -360,7 +501,10 @@ fn no_flux_target(vs: &VectorSelector, name: &str, family: Option<&metrics::Metr
         }
     }
     if !any && scrape.metric_targets().next().is_some() {
-        let text: Vec<String> = on_targets.iter().map(|m| format!("{}{}\"{}\"", m.name, op_text(&m.op), m.value)).collect();
+        let text: Vec<String> = on_targets
+            .iter()
+            .map(|m| format!("{}{}\"{}\"", m.name, op_text(&m.op), m.value))
+            .collect();
         let jobs: Vec<String> = scrape
             .metric_targets()
             .filter_map(|t| match t.labels.get("job") {
@@ -377,199 +521,5 @@ fn no_flux_target(vs: &VectorSelector, name: &str, family: Option<&metrics::Metr
             format!("{}: {name}{{{}}} matches no Flux controller target of the scrape configuration given ({})", ctx.who, text.join(", "), if jobs.is_empty() { "their labels differ".to_string() } else { jobs.join(", ") }),
             "match the labels the targets carry (see `lint --explain FM018`)".into(),
         ));
-    }
-}
-
-/// The value of a simple comparison `lhs OP number`, if that is what `e` is.
-fn comparison(e: &Expr) -> Option<(&Expr, String, f64)> {
-    let Expr::Binary(b) = e else { return None };
-    let op = b.op.to_string();
-    match (&*b.lhs, &*b.rhs) {
-        (l, Expr::NumberLiteral(n)) => Some((l, op, n.val)),
-        (Expr::NumberLiteral(n), r) => {
-            let flipped = match op.as_str() { ">" => "<", "<" => ">", ">=" => "<=", "<=" => ">=", o => o };
-            Some((r, flipped.to_string(), n.val))
-        }
-        _ => None,
-    }
-}
-
-fn strip_wrappers(mut e: &Expr) -> &Expr {
-    loop {
-        match e {
-            Expr::Paren(p) => e = &p.expr,
-            Expr::Aggregate(a) if matches!(a.op.to_string().as_str(), "max" | "min" | "avg" | "sum") => e = &a.expr,
-            _ => return e,
-        }
-    }
-}
-
-fn single_selector(e: &Expr) -> Option<&VectorSelector> {
-    match strip_wrappers(e) {
-        Expr::VectorSelector(vs) => Some(vs),
-        Expr::MatrixSelector(ms) => Some(&ms.vs),
-        _ => None,
-    }
-}
-
-/// FM012, FM013, FM015, FM016, FM017: shapes that cannot do what they say.
-fn shapes(expr: &Expr, ctx: &ExprCtx, out: &mut Vec<Finding>) {
-    let mut stack = vec![expr];
-    // FM016: every selector is an unscoped controller_runtime_* one (another metric joined
-    // in, e.g. `* on(pod) group_left kube_pod_labels{...}`, may scope the result).
-    let mut runtime_only = true;
-    let mut unscoped_runtime: Option<String> = None;
-    while let Some(e) = stack.pop() {
-        match e {
-            Expr::Call(c) => {
-                let fname = c.func.name;
-                if matches!(fname, "rate" | "irate" | "increase") {
-                    if let Some(vs) = c.args.args.first().and_then(|a| single_selector(a)) {
-                        if let Some(n) = selector_name(vs) {
-                            if let Some(f) = metrics::family(&n).filter(|f| matches!(f.type_, MetricType::Gauge | MetricType::Info)) {
-                                out.push(Finding::new(ctx.file, line_in(ctx.text, ctx.line, &n, 0), "FM012",
-                                    format!("{}: {fname}() over {n}, a gauge ({}): {fname} assumes a counter that only goes up and reads every decrease as a counter reset, so the result is meaningless", ctx.who, f.help.trim_end_matches('.')),
-                                    "use delta() or deriv() for a change in a gauge, or compare the gauge itself (e.g. == 1, changes(...[1h]) > 0)".into()));
-                            }
-                        }
-                    }
-                }
-                if matches!(fname, "absent" | "absent_over_time") {
-                    absent_over_many(c.args.args.first().map(|a| &**a), ctx, out);
-                }
-                stack.extend(c.args.args.iter().map(|a| &**a));
-            }
-            Expr::Binary(b) => {
-                let op = b.op.to_string();
-                if op == "-" {
-                    if let (Expr::Call(t), rhs) = (strip_parens(&b.lhs), &*b.rhs) {
-                        if t.func.name == "time" {
-                            if let Some(vs) = single_selector(rhs) {
-                                if let Some(n) = selector_name(vs) {
-                                    if let Some(f) = metrics::family(&n) {
-                                        out.push(Finding::new(ctx.file, line_in(ctx.text, ctx.line, &n, 0), "FM013",
-                                            format!("{}: time() - {n}: {n} is not a timestamp ({}), so the difference is the current Unix time (about 1.7e9 seconds) whatever Flux does", ctx.who, f.help.trim_end_matches('.')),
-                                            "to alert on a reconcile that has not happened, use the absence of increase: increase(gotk_reconcile_duration_seconds_count[2h]) == 0, or gotk_resource_info{ready=\"Unknown\"}".into()));
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-                if let Some((lhs, cmp, n)) = comparison(e) {
-                    unreachable_quantile(lhs, &cmp, n, ctx, out);
-                }
-                stack.push(&b.lhs);
-                stack.push(&b.rhs);
-            }
-            Expr::Aggregate(a) => {
-                stack.push(&a.expr);
-                if let Some(p) = &a.param {
-                    stack.push(p);
-                }
-            }
-            Expr::Paren(p) => stack.push(&p.expr),
-            Expr::Unary(u) => stack.push(&u.expr),
-            Expr::Subquery(s) => stack.push(&s.expr),
-            Expr::VectorSelector(_) | Expr::MatrixSelector(_) => {
-                let vs = match e {
-                    Expr::VectorSelector(vs) => vs,
-                    Expr::MatrixSelector(ms) => &ms.vs,
-                    _ => unreachable!(),
-                };
-                match selector_name(vs).filter(|n| n.starts_with("controller_runtime_")) {
-                    Some(n) => {
-                        let limited = all_matchers(vs).iter().any(|m| {
-                            !matches!(m.name.as_str(), "__name__" | "result" | "le")
-                                && ((m.name == "controller" && !matches!(m.op, MatchOp::NotEqual | MatchOp::NotRe(_))) || has_flux_word(&m.value))
-                        });
-                        if limited {
-                            runtime_only = false;
-                        } else {
-                            unscoped_runtime.get_or_insert(n);
-                        }
-                    }
-                    None => runtime_only = false,
-                }
-            }
-            _ => {}
-        }
-    }
-    if ctx.flux_alert && runtime_only {
-        if let Some(n) = unscoped_runtime {
-            out.push(Finding::new(ctx.file, line_in(ctx.text, ctx.line, &n, 0), "FM016",
-                format!("{}: {n} without a selector for Flux: every controller-runtime operator the Prometheus scrapes (cert-manager's webhook excepted, Crossplane, Kyverno, the Flux Operator, ...) has these series, so this \"Flux\" alert fires for them too", ctx.who),
-                "limit it to Flux's controllers, e.g. {namespace=\"flux-system\"} or {controller=~\"kustomization|helmrelease|gitrepository|...\"}".into()));
-        }
-    }
-}
-
-fn strip_parens(mut e: &Expr) -> &Expr {
-    while let Expr::Paren(p) = e {
-        e = &p.expr;
-    }
-    e
-}
-
-/// FM015: `histogram_quantile(...) > N` where N is at or above the top finite bucket.
-fn unreachable_quantile(lhs: &Expr, cmp: &str, n: f64, ctx: &ExprCtx, out: &mut Vec<Finding>) {
-    let Expr::Call(c) = strip_wrappers(lhs) else { return };
-    if c.func.name != "histogram_quantile" || !matches!(cmp, ">" | ">=" | "==") {
-        return;
-    }
-    let mut sel = Selectors::default();
-    if let Some(arg) = c.args.args.get(1) {
-        let _ = promql_parser::util::walk_expr(&mut sel, arg);
-    }
-    for vs in &sel.0 {
-        let Some(name) = selector_name(vs) else { continue };
-        let top = match name.as_str() {
-            "gotk_reconcile_duration_seconds_bucket" => metrics::RECONCILE_DURATION_BUCKETS[metrics::RECONCILE_DURATION_BUCKETS.len() - 1],
-            "controller_runtime_reconcile_time_seconds_bucket" => metrics::CONTROLLER_RUNTIME_BUCKETS[metrics::CONTROLLER_RUNTIME_BUCKETS.len() - 1],
-            _ => continue,
-        };
-        let unreachable = match cmp {
-            ">" => n >= top,
-            _ => n > top,
-        };
-        if unreachable {
-            out.push(Finding::new(ctx.file, line_in(ctx.text, ctx.line, &name, 0), "FM015",
-                format!("{}: histogram_quantile over {name} never exceeds its top finite bucket ({top:.0}s; past it Prometheus returns that bound), so `{cmp} {n}` never holds", ctx.who),
-                format!("use a threshold below {top:.0}s, or alert on the +Inf bucket growing: increase({name}{{le=\"+Inf\"}}[1h]) - increase({name}{{le=\"{top}\"}}[1h]) > 0")));
-        }
-    }
-}
-
-/// FM017: `absent(up{...} == 1)` over a selector that matches several Flux targets.
-fn absent_over_many(arg: Option<&Expr>, ctx: &ExprCtx, out: &mut Vec<Finding>) {
-    let Some(arg) = arg else { return };
-    let inner = match strip_parens(arg) {
-        Expr::Binary(b) => strip_parens(&b.lhs),
-        other => other,
-    };
-    let Some(vs) = single_selector(inner) else { return };
-    if selector_name(vs).as_deref() != Some("up") || !ctx.inputs.scrape.given {
-        return;
-    }
-    let matchers = all_matchers(vs);
-    let mut matched: BTreeMap<&str, usize> = BTreeMap::new();
-    for t in ctx.inputs.scrape.metric_targets() {
-        if t.keep != Keep::Yes {
-            continue;
-        }
-        let all = matchers.iter().filter(|m| m.name != "__name__").all(|m| match t.labels.get(&m.name) {
-            Some(Value::Known(v)) => matcher_admits(m, v),
-            Some(Value::Unknown) => false, // cannot tell: do not count it
-            None => matcher_admits(m, ""),
-        });
-        if all {
-            *matched.entry(t.controller).or_default() += 1;
-        }
-    }
-    if matched.len() >= 2 {
-        let names: Vec<&str> = matched.keys().copied().collect();
-        out.push(Finding::new(ctx.file, line_in(ctx.text, ctx.line, "up", 0), "FM017",
-            format!("{}: absent(up{{...}}) over a selector that matches the targets of {} Flux controllers ({}): it fires only when all of them are down, so one controller down goes unnoticed", ctx.who, names.len(), names.join(", ")),
-            "alert per target instead: up{...} == 0 (with `for:`), or count by (job) (up{...} == 1) < <expected>".into()));
     }
 }

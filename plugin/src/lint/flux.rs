@@ -29,8 +29,16 @@ pub fn is_alert_or_provider(doc: &Node) -> bool {
 /// carries them.
 pub fn alert_source_kinds(version: FluxVersion) -> Vec<&'static str> {
     let mut kinds = vec![
-        "Bucket", "GitRepository", "Kustomization", "HelmRelease", "HelmChart", "HelmRepository",
-        "ImageRepository", "ImagePolicy", "ImageUpdateAutomation", "OCIRepository",
+        "Bucket",
+        "GitRepository",
+        "Kustomization",
+        "HelmRelease",
+        "HelmChart",
+        "HelmRepository",
+        "ImageRepository",
+        "ImagePolicy",
+        "ImageUpdateAutomation",
+        "OCIRepository",
     ];
     if version.at_least(2, 8) {
         kinds.extend(["ArtifactGenerator", "ExternalArtifact"]);
@@ -52,16 +60,43 @@ const PATCHED_IN: &[(&str, &str)] = &[
 /// per-release table once it exists.
 pub fn provider_types(version: FluxVersion) -> Vec<&'static str> {
     let mut t = vec![
-        "slack", "discord", "msteams", "rocket", "generic", "generic-hmac", "github", "gitlab", "gitea",
-        "bitbucketserver", "bitbucket", "azuredevops", "googlechat", "googlepubsub", "webex", "sentry",
-        "azureeventhub", "telegram", "lark", "matrix", "opsgenie", "alertmanager", "grafana",
-        "githubdispatch", "pagerduty", "datadog", "nats",
+        "slack",
+        "discord",
+        "msteams",
+        "rocket",
+        "generic",
+        "generic-hmac",
+        "github",
+        "gitlab",
+        "gitea",
+        "bitbucketserver",
+        "bitbucket",
+        "azuredevops",
+        "googlechat",
+        "googlepubsub",
+        "webex",
+        "sentry",
+        "azureeventhub",
+        "telegram",
+        "lark",
+        "matrix",
+        "opsgenie",
+        "alertmanager",
+        "grafana",
+        "githubdispatch",
+        "pagerduty",
+        "datadog",
+        "nats",
     ];
     if version.at_least(2, 7) {
         t.extend(["zulip", "otel"]);
     }
     if version.at_least(2, 8) {
-        t.extend(["giteapullrequestcomment", "githubpullrequestcomment", "gitlabmergerequestcomment"]);
+        t.extend([
+            "giteapullrequestcomment",
+            "githubpullrequestcomment",
+            "gitlabmergerequestcomment",
+        ]);
     }
     t
 }
@@ -71,7 +106,9 @@ pub fn provider_types(version: FluxVersion) -> Vec<&'static str> {
 fn type_since(type_: &str) -> Option<&'static str> {
     match type_ {
         "zulip" | "otel" => Some("2.7"),
-        "giteapullrequestcomment" | "githubpullrequestcomment" | "gitlabmergerequestcomment" => Some("2.8"),
+        "giteapullrequestcomment" | "githubpullrequestcomment" | "gitlabmergerequestcomment" => {
+            Some("2.8")
+        }
         _ => None,
     }
 }
@@ -112,18 +149,53 @@ const FAILURE_MESSAGES: &[&str] = &[
 /// Event reasons of Flux controllers: they are not part of an event's message, which is all
 /// inclusion and exclusion lists are matched against.
 const REASONS: &[&str] = &[
-    "ReconciliationSucceeded", "ReconciliationFailed", "Progressing", "ProgressingWithRetry",
-    "DependencyNotReady", "ArtifactFailed", "BuildFailed", "HealthCheckFailed", "HealthCheckCanceled",
-    "PruneFailed", "GitOperationFailed", "AuthenticationFailed", "URLInvalid", "OCIArtifactPullFailed",
-    "BucketOperationFailed", "InstallFailed", "InstallSucceeded", "UpgradeFailed", "UpgradeSucceeded",
-    "RollbackFailed", "RollbackSucceeded", "TestFailed", "TestSucceeded", "UninstallSucceeded",
-    "UninstallFailed", "DriftDetected", "RetriesExceeded", "NewArtifact", "ArtifactUpToDate",
-    "ChartPullSucceeded", "ChartPackageSucceeded", "ChartPullFailed", "IndexationFailed",
-    "IndexationSucceeded", "StorageOperationFailed", "FetchFailed",
+    "ReconciliationSucceeded",
+    "ReconciliationFailed",
+    "Progressing",
+    "ProgressingWithRetry",
+    "DependencyNotReady",
+    "ArtifactFailed",
+    "BuildFailed",
+    "HealthCheckFailed",
+    "HealthCheckCanceled",
+    "PruneFailed",
+    "GitOperationFailed",
+    "AuthenticationFailed",
+    "URLInvalid",
+    "OCIArtifactPullFailed",
+    "BucketOperationFailed",
+    "InstallFailed",
+    "InstallSucceeded",
+    "UpgradeFailed",
+    "UpgradeSucceeded",
+    "RollbackFailed",
+    "RollbackSucceeded",
+    "TestFailed",
+    "TestSucceeded",
+    "UninstallSucceeded",
+    "UninstallFailed",
+    "DriftDetected",
+    "RetriesExceeded",
+    "NewArtifact",
+    "ArtifactUpToDate",
+    "ChartPullSucceeded",
+    "ChartPackageSucceeded",
+    "ChartPullFailed",
+    "IndexationFailed",
+    "IndexationSucceeded",
+    "StorageOperationFailed",
+    "FetchFailed",
 ];
 
 fn compile(re: &str) -> Result<regex::Regex, String> {
-    regex::Regex::new(re).map_err(|e| e.to_string().lines().last().unwrap_or("").trim().to_string())
+    regex::Regex::new(re).map_err(|e| {
+        e.to_string()
+            .lines()
+            .last()
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    })
 }
 
 pub fn lint(docs: &[FluxDoc], secrets: &[FluxDoc], version: FluxVersion, out: &mut Vec<Finding>) {
@@ -140,7 +212,10 @@ pub fn lint(docs: &[FluxDoc], secrets: &[FluxDoc], version: FluxVersion, out: &m
 fn lint_provider(d: &FluxDoc, secrets: &[FluxDoc], version: FluxVersion, out: &mut Vec<Finding>) {
     let name = d.name();
     let spec = d.node.get("spec");
-    let type_ = spec.and_then(|s| s.get("type")).and_then(Node::scalar_text).unwrap_or_default();
+    let type_ = spec
+        .and_then(|s| s.get("type"))
+        .and_then(Node::scalar_text)
+        .unwrap_or_default();
     let known = provider_types(version);
     if !known.contains(&type_.as_str()) {
         let newest = provider_types(FluxVersion::new(2, 9));
@@ -164,7 +239,10 @@ fn lint_provider(d: &FluxDoc, secrets: &[FluxDoc], version: FluxVersion, out: &m
             }
         }
     }
-    let has = |k: &str| spec.and_then(|s| s.get(k)).is_some_and(|n| n.scalar_text().is_some_and(|v| !v.is_empty()) || n.is_map());
+    let has = |k: &str| {
+        spec.and_then(|s| s.get(k))
+            .is_some_and(|n| n.scalar_text().is_some_and(|v| !v.is_empty()) || n.is_map())
+    };
     if provider_needs_address(&type_) && !has("address") && !has("secretRef") {
         out.push(Finding::new(
             &d.file,
@@ -178,10 +256,20 @@ fn lint_provider(d: &FluxDoc, secrets: &[FluxDoc], version: FluxVersion, out: &m
 }
 
 /// FM038: fields the type ignores, Secret keys it never reads, a Matrix room alias.
-fn provider_fields(d: &FluxDoc, name: &str, type_: &str, secrets: &[FluxDoc], out: &mut Vec<Finding>) {
+fn provider_fields(
+    d: &FluxDoc,
+    name: &str,
+    type_: &str,
+    secrets: &[FluxDoc],
+    out: &mut Vec<Finding>,
+) {
     let spec = d.node.get("spec");
     if type_ == "matrix" {
-        if let Some(ch) = spec.and_then(|s| s.get("channel")).and_then(Node::scalar_text).filter(|c| c.starts_with('#')) {
+        if let Some(ch) = spec
+            .and_then(|s| s.get("channel"))
+            .and_then(Node::scalar_text)
+            .filter(|c| c.starts_with('#'))
+        {
             out.push(Finding::new(
                 &d.file,
                 d.line_of(&["spec", "channel"]),
@@ -193,7 +281,11 @@ fn provider_fields(d: &FluxDoc, name: &str, type_: &str, secrets: &[FluxDoc], ou
     }
     let Some(read) = reads(type_) else { return };
     for field in ["channel", "username"] {
-        if let Some(v) = spec.and_then(|s| s.get(field)).and_then(Node::scalar_text).filter(|v| !v.is_empty()) {
+        if let Some(v) = spec
+            .and_then(|s| s.get(field))
+            .and_then(Node::scalar_text)
+            .filter(|v| !v.is_empty())
+        {
             if !read.contains(&field) {
                 out.push(Finding::new(
                     &d.file,
@@ -214,13 +306,29 @@ fn provider_fields(d: &FluxDoc, name: &str, type_: &str, secrets: &[FluxDoc], ou
             "remove spec.interval".into(),
         ).at_severity(Severity::Info));
     }
-    let Some(secret_name) = spec.and_then(|s| s.at(&["secretRef", "name"])).and_then(Node::scalar_text) else { return };
+    let Some(secret_name) = spec
+        .and_then(|s| s.at(&["secretRef", "name"]))
+        .and_then(Node::scalar_text)
+    else {
+        return;
+    };
     let ns = d.namespace();
-    let Some(secret) = secrets.iter().find(|s| s.name() == secret_name && (s.namespace().is_none() || ns.is_none() || s.namespace() == ns)) else { return };
+    let Some(secret) = secrets.iter().find(|s| {
+        s.name() == secret_name && (s.namespace().is_none() || ns.is_none() || s.namespace() == ns)
+    }) else {
+        return;
+    };
     for section in ["data", "stringData"] {
-        for (k, _) in secret.node.get(section).map(Node::entries).unwrap_or_default() {
+        for (k, _) in secret
+            .node
+            .get(section)
+            .map(Node::entries)
+            .unwrap_or_default()
+        {
             let key = k.scalar_text().unwrap_or_default();
-            if matches!(key.as_str(), "token" | "username" | "password" | "headers") && !read.contains(&key.as_str()) {
+            if matches!(key.as_str(), "token" | "username" | "password" | "headers")
+                && !read.contains(&key.as_str())
+            {
                 out.push(Finding::new(
                     &secret.file,
                     k.line,
@@ -238,26 +346,40 @@ fn lint_alert(d: &FluxDoc, providers: &[&FluxDoc], version: FluxVersion, out: &m
     let ns = d.namespace();
     let spec = d.node.get("spec");
     let get = |k: &str| spec.and_then(|s| s.get(k));
-    if let Some(p) = get("providerRef").and_then(|r| r.get("name")).and_then(Node::scalar_text) {
-        let found = providers.iter().any(|pd| pd.name() == p && (pd.namespace().is_none() || ns.is_none() || pd.namespace() == ns));
+    if let Some(p) = get("providerRef")
+        .and_then(|r| r.get("name"))
+        .and_then(Node::scalar_text)
+    {
+        let found = providers.iter().any(|pd| {
+            pd.name() == p && (pd.namespace().is_none() || ns.is_none() || pd.namespace() == ns)
+        });
         if !found {
             out.push(Finding::new(
                 &d.file,
                 d.line_of(&["spec", "providerRef", "name"]),
                 "FM030",
-                format!("Alert {name}: providerRef {p:?} names no Provider in namespace {}", ns.as_deref().unwrap_or("(unset)")),
+                format!(
+                    "Alert {name}: providerRef {p:?} names no Provider in namespace {}",
+                    ns.as_deref().unwrap_or("(unset)")
+                ),
                 "create the Provider in the Alert's namespace or correct the name".into(),
             ));
         }
     }
     let allowed = alert_source_kinds(version);
     for src in get("eventSources").map(Node::seq).unwrap_or_default() {
-        let kind = src.get("kind").and_then(Node::scalar_text).unwrap_or_default();
+        let kind = src
+            .get("kind")
+            .and_then(Node::scalar_text)
+            .unwrap_or_default();
         let kind_line = src.get("kind").map_or(src.line, |n| n.line);
         if !allowed.contains(&kind.as_str()) {
             source_kind(d, &name, &kind, kind_line, version, &allowed, out);
         }
-        let src_name = src.get("name").and_then(Node::scalar_text).unwrap_or_default();
+        let src_name = src
+            .get("name")
+            .and_then(Node::scalar_text)
+            .unwrap_or_default();
         if src_name != "*" && (src_name.contains('*') || src_name.contains('?')) {
             out.push(Finding::new(
                 &d.file,
@@ -267,7 +389,10 @@ fn lint_alert(d: &FluxDoc, providers: &[&FluxDoc], version: FluxVersion, out: &m
                 "use name: '*' with matchLabels, or list each object by name".into(),
             ));
         }
-        if let Some(n) = src.get("namespace").filter(|n| n.scalar_text().is_some_and(|v| v.contains('*'))) {
+        if let Some(n) = src
+            .get("namespace")
+            .filter(|n| n.scalar_text().is_some_and(|v| v.contains('*')))
+        {
             out.push(Finding::new(
                 &d.file,
                 n.line,
@@ -282,7 +407,10 @@ fn lint_alert(d: &FluxDoc, providers: &[&FluxDoc], version: FluxVersion, out: &m
             let text = re.scalar_text().unwrap_or_default();
             if let Err(e) = compile(&text) {
                 out.push(Finding::new(&d.file, re.line, "FM033", format!("Alert {name}: {list} entry {text:?} is not a valid regex ({e}); notification-controller skips the whole Alert"), "write a valid Go (RE2) regular expression".into()));
-            } else if let Some(reason) = REASONS.iter().find(|r| text.trim_matches(|c| "^$.*()".contains(c)) == **r) {
+            } else if let Some(reason) = REASONS
+                .iter()
+                .find(|r| text.trim_matches(|c| "^$.*()".contains(c)) == **r)
+            {
                 out.push(Finding::new(
                     &d.file,
                     re.line,
@@ -297,8 +425,18 @@ fn lint_alert(d: &FluxDoc, providers: &[&FluxDoc], version: FluxVersion, out: &m
 }
 
 /// FM031: an eventSources kind the Alert CRD of this release does not accept.
-fn source_kind(d: &FluxDoc, name: &str, kind: &str, line: u64, version: FluxVersion, allowed: &[&str], out: &mut Vec<Finding>) {
-    if let Some(k) = allowed.iter().find(|k| k.eq_ignore_ascii_case(kind) || format!("{}s", k.to_lowercase()) == kind.to_lowercase()) {
+fn source_kind(
+    d: &FluxDoc,
+    name: &str,
+    kind: &str,
+    line: u64,
+    version: FluxVersion,
+    allowed: &[&str],
+    out: &mut Vec<Finding>,
+) {
+    if let Some(k) = allowed.iter().find(|k| {
+        k.eq_ignore_ascii_case(kind) || format!("{}s", k.to_lowercase()) == kind.to_lowercase()
+    }) {
         out.push(Finding::new(&d.file, line, "FM031", format!("Alert {name}: eventSources kind {kind:?} is not a kind: kinds match exactly and case-sensitively"), format!("use kind: {k}")));
         return;
     }

@@ -18,11 +18,28 @@ pub fn is_template(text: &str) -> bool {
         return false;
     }
     const HELM_ONLY: &[&str] = &[
-        ".Values", ".Release", ".Chart", ".Capabilities", ".Files", "include \"", "template \"",
-        "{{-", "-}}", "{{`", "{{ `", "toYaml", "nindent", "{{/*", "{{ /*",
+        ".Values",
+        ".Release",
+        ".Chart",
+        ".Capabilities",
+        ".Files",
+        "include \"",
+        "template \"",
+        "{{-",
+        "-}}",
+        "{{`",
+        "{{ `",
+        "toYaml",
+        "nindent",
+        "{{/*",
+        "{{ /*",
     ];
     HELM_ONLY.iter().any(|m| text.contains(m))
 }
+
+/// Stand-ins for the braces Helm's escapes print, so the action pass leaves them alone.
+const OPEN: char = '\u{E000}';
+const CLOSE: char = '\u{E001}';
 
 /// The text with Helm's actions neutralised (see the module comment); same number of lines.
 pub fn neutralise(text: &str) -> String {
@@ -77,7 +94,7 @@ pub fn neutralise(text: &str) -> String {
         }
     }
     flush(&mut line, &mut line_had_action, &mut out, false);
-    out
+    out.replace(OPEN, "{{").replace(CLOSE, "}}")
 }
 
 /// Actions that produce no value: control flow, definitions, comments, whitespace trimming.
@@ -107,7 +124,11 @@ fn unescape(text: &str) -> String {
             if let Some(close) = body.find('`') {
                 let tail = body[close + 1..].trim_start_matches([' ', '-']);
                 if let Some(tail) = tail.strip_prefix("}}") {
-                    out.push_str(&body[..close]);
+                    out.push_str(
+                        &body[..close]
+                            .replace("{{", &OPEN.to_string())
+                            .replace("}}", &CLOSE.to_string()),
+                    );
                     rest = tail;
                     continue;
                 }
@@ -120,7 +141,7 @@ fn unescape(text: &str) -> String {
                 if let Some(tail) = tail.strip_prefix("}}") {
                     let s = &body[..close];
                     if s == "{{" || s == "}}" {
-                        out.push_str(s);
+                        out.push(if s == "{{" { OPEN } else { CLOSE });
                         rest = tail;
                         continue;
                     }
@@ -150,20 +171,33 @@ mod tests {
         let out = neutralise(text);
         assert_eq!(out.lines().count(), text.lines().count(), "{out}");
         let docs = crate::lint::yaml::parse_documents("f", &out).unwrap();
-        let rule = &docs[0].at(&["spec", "groups"]).unwrap().seq()[0].get("rules").unwrap().seq()[0];
+        let rule = &docs[0].at(&["spec", "groups"]).unwrap().seq()[0]
+            .get("rules")
+            .unwrap()
+            .seq()[0];
         assert_eq!(
             rule.at(&["annotations", "description"]).unwrap().as_str(),
             Some("Flux {{ $labels.name }} failed")
         );
-        assert!(depends_on_values(rule.get("expr").unwrap().as_str().unwrap()));
+        assert!(depends_on_values(
+            rule.get("expr").unwrap().as_str().unwrap()
+        ));
         assert_eq!(rule.get("expr").unwrap().line, 13);
-        assert_eq!(docs[0].at(&["metadata", "namespace"]).unwrap().as_str(), Some(PLACEHOLDER));
+        assert_eq!(
+            docs[0].at(&["metadata", "namespace"]).unwrap().as_str(),
+            Some(PLACEHOLDER)
+        );
     }
 
     #[test]
     fn prometheus_templates_alone_are_not_helm() {
-        assert!(!is_template("annotations:\n  summary: '{{ $labels.name }} is down'\n"));
+        assert!(!is_template(
+            "annotations:\n  summary: '{{ $labels.name }} is down'\n"
+        ));
         assert!(is_template("namespace: {{ .Release.Namespace }}\n"));
-        assert_eq!(unescape("a {{ \"{{\" }} $labels.x {{ \"}}\" }}"), "a {{ $labels.x }}");
+        assert_eq!(
+            neutralise("a: '{{ \"{{\" }} $labels.x {{ \"}}\" }}'"),
+            "a: '{{ $labels.x }}'"
+        );
     }
 }

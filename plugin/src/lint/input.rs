@@ -29,10 +29,15 @@ impl Doc {
         self.node.get("kind").and_then(Node::as_str).unwrap_or("")
     }
     pub fn name(&self) -> String {
-        self.node.at(&["metadata", "name"]).and_then(Node::scalar_text).unwrap_or_default()
+        self.node
+            .at(&["metadata", "name"])
+            .and_then(Node::scalar_text)
+            .unwrap_or_default()
     }
     pub fn namespace(&self) -> Option<String> {
-        self.node.at(&["metadata", "namespace"]).and_then(Node::scalar_text)
+        self.node
+            .at(&["metadata", "namespace"])
+            .and_then(Node::scalar_text)
     }
     /// The line of the deepest node found along `path` (the document's line if none).
     pub fn line_of(&self, path: &[&str]) -> u64 {
@@ -136,7 +141,8 @@ impl Gathered {
             let before = self.counts();
             self.add_file(&path, &file, as_);
             let used = self.counts() != before;
-            if !used && as_ == As::Alertmanager && !self.errors.iter().any(|e| e.starts_with(&file)) {
+            if !used && as_ == As::Alertmanager && !self.errors.iter().any(|e| e.starts_with(&file))
+            {
                 self.errors.push(format!(
                     "{file}: not an Alertmanager configuration (no route and receivers)"
                 ));
@@ -149,7 +155,10 @@ impl Gathered {
     }
 
     fn note(&mut self, file: &str, what: &str) {
-        let r = Read { file: file.to_string(), what: what.to_string() };
+        let r = Read {
+            file: file.to_string(),
+            what: what.to_string(),
+        };
         if !self.read.contains(&r) {
             self.read.push(r);
         }
@@ -185,7 +194,11 @@ impl Gathered {
             return;
         }
         let templated = helm::is_template(&text);
-        let readable = if templated { helm::neutralise(&text) } else { text };
+        let readable = if templated {
+            helm::neutralise(&text)
+        } else {
+            text
+        };
         for chunk in yaml::split_documents(&readable) {
             match yaml::parse_chunk(file, chunk) {
                 Ok(Node { value: Val::Null, .. }) => {}
@@ -205,12 +218,27 @@ impl Gathered {
 
     /// Files the document to every class it belongs to.
     fn classify(&mut self, file: &str, doc: Node, as_: As, templated: bool) {
-        let api = doc.get("apiVersion").and_then(Node::as_str).unwrap_or("").to_string();
-        let kind = doc.get("kind").and_then(Node::as_str).unwrap_or("").to_string();
+        let api = doc
+            .get("apiVersion")
+            .and_then(Node::as_str)
+            .unwrap_or("")
+            .to_string();
+        let kind = doc
+            .get("kind")
+            .and_then(Node::as_str)
+            .unwrap_or("")
+            .to_string();
         let any = as_ == As::Any;
         if matches!(as_, As::Any | As::Rules) {
             if let Some((groups, dialect)) = rule_groups(&doc, &api, &kind) {
-                self.note(file, if dialect == Dialect::MetricsQl { "rules (MetricsQL)" } else { "rules" });
+                self.note(
+                    file,
+                    if dialect == Dialect::MetricsQl {
+                        "rules (MetricsQL)"
+                    } else {
+                        "rules"
+                    },
+                );
                 self.rules.push(RuleDoc {
                     file: file.to_string(),
                     groups: groups.clone(),
@@ -251,16 +279,25 @@ impl Gathered {
         match (api.as_str(), kind.as_str()) {
             (a, "PodMonitor" | "ServiceMonitor") if a.starts_with("monitoring.coreos.com/") => {
                 self.note(file, "scrape");
-                self.scrape.push(FluxDoc { file: file.into(), node: doc });
+                self.scrape.push(FluxDoc {
+                    file: file.into(),
+                    node: doc,
+                });
                 return;
             }
             ("v1", "Service") => {
-                self.scrape.push(FluxDoc { file: file.into(), node: doc });
+                self.scrape.push(FluxDoc {
+                    file: file.into(),
+                    node: doc,
+                });
                 return;
             }
             ("v1", "Secret") => {
                 self.embedded(file, &doc, templated);
-                self.secrets.push(FluxDoc { file: file.into(), node: doc });
+                self.secrets.push(FluxDoc {
+                    file: file.into(),
+                    node: doc,
+                });
                 return;
             }
             ("v1", "ConfigMap") => {
@@ -281,15 +318,28 @@ impl Gathered {
             }
             _ => {}
         }
-        if doc.get("scrape_configs").is_some_and(|s| !s.seq().is_empty()) {
+        if doc
+            .get("scrape_configs")
+            .is_some_and(|s| !s.seq().is_empty())
+        {
             self.note(file, "scrape");
-            self.scrape.push(FluxDoc { file: file.into(), node: doc });
+            self.scrape.push(FluxDoc {
+                file: file.into(),
+                node: doc,
+            });
             return;
         }
         if is_dashboard(&doc) {
-            let node = doc.get("dashboard").filter(|d| is_dashboard_model(d)).cloned().unwrap_or(doc);
+            let node = doc
+                .get("dashboard")
+                .filter(|d| is_dashboard_model(d))
+                .cloned()
+                .unwrap_or(doc);
             self.note(file, "dashboard");
-            self.dashboards.push(DashboardDoc { file: file.into(), node });
+            self.dashboards.push(DashboardDoc {
+                file: file.into(),
+                node,
+            });
             return;
         }
         if let Some(resources) = ksm_resources(&doc) {
@@ -298,11 +348,11 @@ impl Gathered {
         }
         // Helm values and HelmReleases carry rule groups, Alertmanager configurations,
         // scrape configs and kube-state-metrics configs of kube-prometheus-stack.
-        self.from_values(file, &doc, templated, 0);
+        self.values_of(file, &doc, templated, 0);
     }
 
     /// kube-prometheus-stack (and kube-state-metrics) values anywhere in a document.
-    fn from_values(&mut self, file: &str, node: &Node, templated: bool, depth: usize) {
+    fn values_of(&mut self, file: &str, node: &Node, templated: bool, depth: usize) {
         if depth > 8 {
             return;
         }
@@ -333,31 +383,42 @@ impl Gathered {
                     }
                 }
                 "alertmanager" => {
-                    if let Some(cfg) = v.get("config").filter(|c| super::alertmanager::is_config(c)) {
+                    if let Some(cfg) = v
+                        .get("config")
+                        .filter(|c| super::alertmanager::is_config(c))
+                    {
                         self.note(file, "alertmanager");
                         self.alertmanager.push((file.into(), cfg.clone()));
                     }
-                    self.from_values(file, v, templated, depth + 1);
+                    self.values_of(file, v, templated, depth + 1);
                 }
                 "additionalScrapeConfigs" if !v.seq().is_empty() => {
                     self.note(file, "scrape");
                     let mut holder = v.clone();
                     holder.value = Val::Map(vec![(
-                        Node { line: k.line, value: Val::Str("scrape_configs".into()) },
+                        Node {
+                            line: k.line,
+                            value: Val::Str("scrape_configs".into()),
+                        },
                         v.clone(),
                     )]);
-                    self.scrape.push(FluxDoc { file: file.into(), node: holder });
+                    self.scrape.push(FluxDoc {
+                        file: file.into(),
+                        node: holder,
+                    });
                 }
                 "customResourceState" => {
                     if let Some(r) = v.get("config").and_then(|c| match &c.value {
-                        Val::Str(s) => parse_embedded(file, c.line, s).ok().and_then(|d| ksm_resources(&d).cloned()),
+                        Val::Str(s) => parse_embedded(file, c.line, s)
+                            .ok()
+                            .and_then(|d| ksm_resources(&d).cloned()),
                         _ => ksm_resources(c).cloned(),
                     }) {
                         self.note(file, "kube-state-metrics");
                         self.ksm.push((file.to_string(), r));
                     }
                 }
-                _ if v.is_map() => self.from_values(file, v, templated, depth + 1),
+                _ if v.is_map() => self.values_of(file, v, templated, depth + 1),
                 _ => {}
             }
         }
@@ -371,16 +432,32 @@ impl Gathered {
                 let key = k.scalar_text().unwrap_or_default();
                 let Val::Str(text) = &v.value else { continue };
                 let is_json = key.ends_with(".json");
-                if !(is_json || [".yaml", ".yml", ".rules", ".conf"].iter().any(|e| key.ends_with(e))) {
+                if !(is_json
+                    || [".yaml", ".yml", ".rules", ".conf"]
+                        .iter()
+                        .any(|e| key.ends_with(e)))
+                {
                     continue;
                 }
                 let parsed = if is_json {
                     parse_json(file, text, v.line).map(|n| vec![n])
                 } else {
-                    let inner = if templated { helm::neutralise(text) } else { text.clone() };
+                    let inner = if templated {
+                        helm::neutralise(text)
+                    } else {
+                        text.clone()
+                    };
                     yaml::split_documents(&inner)
                         .into_iter()
-                        .map(|c| yaml::parse_chunk(file, yaml::Chunk { line: c.line, text: c.text }))
+                        .map(|c| {
+                            yaml::parse_chunk(
+                                file,
+                                yaml::Chunk {
+                                    line: c.line,
+                                    text: c.text,
+                                },
+                            )
+                        })
                         .map(|r| {
                             r.map(|mut n| {
                                 shift(&mut n, v.line.saturating_sub(1));
@@ -389,14 +466,11 @@ impl Gathered {
                         })
                         .collect()
                 };
-                match parsed {
-                    Ok(nodes) => {
-                        for n in nodes {
-                            self.classify(file, n, As::Any, templated);
-                        }
+                // A value that is not YAML (a template, a script) is not ours to judge.
+                if let Ok(nodes) = parsed {
+                    for n in nodes {
+                        self.classify(file, n, As::Any, templated);
                     }
-                    // A value that is not YAML (a template, a script) is not ours to judge.
-                    Err(_) => {}
                 }
             }
         }
@@ -407,19 +481,27 @@ impl Gathered {
     fn grafana_dashboard(&mut self, file: &str, doc: &Node) {
         let spec = doc.get("spec");
         match spec.and_then(|s| s.get("json")) {
-            Some(j) => match &j.value {
-                Val::Str(text) => match parse_json(file, text, j.line) {
-                    Ok(node) => {
-                        self.note(file, "dashboard");
-                        self.dashboards.push(DashboardDoc { file: file.into(), node });
+            Some(j) => {
+                if let Val::Str(text) = &j.value {
+                    match parse_json(file, text, j.line) {
+                        Ok(node) => {
+                            self.note(file, "dashboard");
+                            self.dashboards.push(DashboardDoc {
+                                file: file.into(),
+                                node,
+                            });
+                        }
+                        Err(e) => self.errors.push(e.0),
                     }
-                    Err(e) => self.errors.push(e.0),
-                },
-                _ => {}
-            },
+                }
+            }
             None => {
                 let from = spec
-                    .and_then(|s| s.get("url").or_else(|| s.get("grafanaCom")).or_else(|| s.get("gzipJson")))
+                    .and_then(|s| {
+                        s.get("url")
+                            .or_else(|| s.get("grafanaCom"))
+                            .or_else(|| s.get("gzipJson"))
+                    })
                     .map_or(doc.line, |n| n.line);
                 self.skipped.push(Skipped {
                     file: file.into(),
@@ -486,9 +568,14 @@ pub fn parse_json(file: &str, text: &str, first_line: u64) -> Result<Node, LoadE
 /// promtool unit-test files (`rule_files` and `tests`) are not rules.
 pub fn rule_groups<'a>(doc: &'a Node, api: &str, kind: &str) -> Option<(&'a Node, Dialect)> {
     let groups = match kind {
-        "PrometheusRule" if api.starts_with("monitoring.coreos.com/") => doc.at(&["spec", "groups"]),
+        "PrometheusRule" if api.starts_with("monitoring.coreos.com/") => {
+            doc.at(&["spec", "groups"])
+        }
         "VMRule" if api.starts_with("operator.victoriametrics.com/") => {
-            return doc.at(&["spec", "groups"]).filter(|g| looks_like_groups(g)).map(|_| (doc.get("spec").unwrap_or(doc), Dialect::MetricsQl));
+            return doc
+                .at(&["spec", "groups"])
+                .filter(|g| looks_like_groups(g))
+                .map(|_| (doc.get("spec").unwrap_or(doc), Dialect::MetricsQl));
         }
         _ if doc.get("tests").is_some() && doc.get("rule_files").is_some() => None,
         _ => doc.get("groups"),
@@ -496,7 +583,11 @@ pub fn rule_groups<'a>(doc: &'a Node, api: &str, kind: &str) -> Option<(&'a Node
     if !looks_like_groups(groups) {
         return None;
     }
-    let holder = if kind == "PrometheusRule" { doc.get("spec").unwrap_or(doc) } else { doc };
+    let holder = if kind == "PrometheusRule" {
+        doc.get("spec").unwrap_or(doc)
+    } else {
+        doc
+    };
     Some((holder, Dialect::Prometheus))
 }
 
@@ -515,7 +606,10 @@ fn is_dashboard(doc: &Node) -> bool {
 
 fn is_dashboard_model(doc: &Node) -> bool {
     let has = |k: &str| doc.get(k).is_some_and(|n| matches!(n.value, Val::Seq(_)));
-    (has("panels") || has("rows")) && (doc.get("title").is_some() || doc.get("schemaVersion").is_some() || doc.get("templating").is_some())
+    (has("panels") || has("rows"))
+        && (doc.get("title").is_some()
+            || doc.get("schemaVersion").is_some()
+            || doc.get("templating").is_some())
 }
 
 /// The `resources` list of a kube-state-metrics custom-resource-state config.
@@ -526,6 +620,8 @@ fn ksm_resources(doc: &Node) -> Option<&Node> {
         doc.get("spec").filter(|s| s.get("resources").is_some())
     }?;
     spec.get("resources").filter(|r| {
-        r.seq().iter().any(|res| res.get("groupVersionKind").is_some())
+        r.seq()
+            .iter()
+            .any(|res| res.get("groupVersionKind").is_some())
     })
 }

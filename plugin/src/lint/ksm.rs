@@ -15,22 +15,38 @@ impl Families {
         let mut f = Families::default();
         for (_, resources) in configs {
             for r in resources.seq() {
-                let prefix = r.get("metricNamePrefix").and_then(Node::scalar_text).unwrap_or_else(|| "kube_customresource".into());
+                let prefix = r
+                    .get("metricNamePrefix")
+                    .and_then(Node::scalar_text)
+                    .unwrap_or_else(|| "kube_customresource".into());
                 let common: Vec<String> = label_names(r.get("labelsFromPath"));
                 for m in r.get("metrics").map(Node::seq).unwrap_or_default() {
-                    let Some(name) = m.get("name").and_then(Node::scalar_text) else { continue };
-                    let family = if prefix.is_empty() { name } else { format!("{prefix}_{name}") };
+                    let Some(name) = m.get("name").and_then(Node::scalar_text) else {
+                        continue;
+                    };
+                    let family = if prefix.is_empty() {
+                        name
+                    } else {
+                        format!("{prefix}_{name}")
+                    };
                     let set = f.0.entry(family).or_default();
                     set.extend(common.iter().cloned());
                     set.extend(label_names(m.get("labelsFromPath")));
                     set.extend(label_names(m.at(&["each", "info", "labelsFromPath"])));
                     set.extend(label_names(m.at(&["each", "gauge", "labelsFromPath"])));
                     set.extend(label_names(m.at(&["each", "stateSet", "labelsFromPath"])));
-                    if let Some(l) = m.at(&["each", "stateSet", "labelName"]).and_then(Node::scalar_text) {
+                    if let Some(l) = m
+                        .at(&["each", "stateSet", "labelName"])
+                        .and_then(Node::scalar_text)
+                    {
                         set.insert(l);
                     }
                     // kube-state-metrics adds these to every custom-resource family.
-                    for l in ["customresource_group", "customresource_kind", "customresource_version"] {
+                    for l in [
+                        "customresource_group",
+                        "customresource_kind",
+                        "customresource_version",
+                    ] {
                         set.insert(l.into());
                     }
                 }
@@ -46,5 +62,11 @@ impl Families {
 }
 
 fn label_names(n: Option<&Node>) -> Vec<String> {
-    n.map(|n| n.entries().iter().filter_map(|(k, _)| k.scalar_text()).collect()).unwrap_or_default()
+    n.map(|n| {
+        n.entries()
+            .iter()
+            .filter_map(|(k, _)| k.scalar_text())
+            .collect()
+    })
+    .unwrap_or_default()
 }

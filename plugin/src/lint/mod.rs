@@ -11,12 +11,14 @@ pub mod exprs;
 pub mod flux;
 pub mod helm;
 pub mod input;
+pub mod install;
 pub mod ksm;
 pub mod prom;
 pub mod promql;
 pub mod relabel;
 pub mod rules;
 pub mod scrape;
+pub mod shapes;
 pub mod walk;
 pub mod yaml;
 
@@ -130,12 +132,18 @@ pub fn lint_all(g: &Gathered, inputs: &Inputs, skipped: &mut Vec<Skipped>) -> Ve
     flux::lint(&g.flux, &g.secrets, inputs.version, &mut out);
     dashboard::lint(&g.dashboards, inputs, &mut out);
     out.sort_by(|a, b| (&a.file, a.line, a.rule).cmp(&(&b.file, b.line, b.rule)));
-    out.dedup_by(|a, b| a.file == b.file && a.line == b.line && a.rule == b.rule && a.message == b.message);
+    out.dedup_by(|a, b| {
+        a.file == b.file && a.line == b.line && a.rule == b.rule && a.message == b.message
+    });
     out
 }
 
 /// Reads what the arguments name, then the cluster when needed; the Flux version to judge for.
-async fn gather(kube: &KubeArgs, args: &LintArgs, want_objects: bool) -> Result<(Gathered, FluxVersion), Error> {
+async fn gather(
+    kube: &KubeArgs,
+    args: &LintArgs,
+    want_objects: bool,
+) -> Result<(Gathered, FluxVersion), Error> {
     let mut g = Gathered::default();
     let load = |g: &mut Gathered| -> Result<(), yaml::LoadError> {
         g.add(&args.paths, As::Any)?;
@@ -146,7 +154,10 @@ async fn gather(kube: &KubeArgs, args: &LintArgs, want_objects: bool) -> Result<
         g.add(&args.flux_manifests, As::Flux)
     };
     load(&mut g).map_err(|e| Error::Input(e.0))?;
-    let given_files = !args.paths.is_empty() || !args.rules.is_empty() || args.alertmanager_config.is_some() || !args.flux_manifests.is_empty();
+    let given_files = !args.paths.is_empty()
+        || !args.rules.is_empty()
+        || args.alertmanager_config.is_some()
+        || !args.flux_manifests.is_empty();
     let cluster_alerts = g.flux.is_empty() && args.flux_manifests.is_empty();
     let cluster_objects = want_objects && g.objects.is_empty() && args.flux_manifests.is_empty();
     let mut version = args.flux_version;
@@ -165,12 +176,17 @@ async fn gather(kube: &KubeArgs, args: &LintArgs, want_objects: bool) -> Result<
                 }
             }
             Err(e) if !given_files => return Err(e),
-            Err(e) if version.is_none() => eprintln!("note: no cluster to read the Flux version from ({e})"),
+            Err(e) if version.is_none() => {
+                eprintln!("note: no cluster to read the Flux version from ({e})")
+            }
             Err(_) => {}
         }
     }
     let version = version.unwrap_or_else(|| {
-        eprintln!("note: linting for Flux {} (the newest known); pass --flux-version to choose", FluxVersion::NEWEST);
+        eprintln!(
+            "note: linting for Flux {} (the newest known); pass --flux-version to choose",
+            FluxVersion::NEWEST
+        );
         FluxVersion::NEWEST
     });
     Ok((g, version))
@@ -199,7 +215,9 @@ pub async fn run(kube: &KubeArgs, args: &LintArgs) -> Result<u8, Error> {
                 stdout.write_all(rules::explain(r).as_bytes())?;
                 Ok(0)
             }
-            None => Err(Error::Usage(format!("no lint rule {id:?}; `lint --explain` lists them"))),
+            None => Err(Error::Usage(format!(
+                "no lint rule {id:?}; `lint --explain` lists them"
+            ))),
         };
     }
     let (g, version) = gather(kube, args, args.coverage).await?;
@@ -217,7 +235,10 @@ pub async fn run(kube: &KubeArgs, args: &LintArgs) -> Result<u8, Error> {
     if args.coverage {
         let report = coverage::build(&g, &inputs);
         let text = match args.output {
-            LintFormat::Json => serde_json::to_string_pretty(&report).map_err(|e| Error::Input(e.to_string()))? + "\n",
+            LintFormat::Json => {
+                serde_json::to_string_pretty(&report).map_err(|e| Error::Input(e.to_string()))?
+                    + "\n"
+            }
             LintFormat::Text => coverage::render_text(&report),
         };
         stdout.write_all(text.as_bytes())?;
@@ -255,7 +276,9 @@ pub async fn run(kube: &KubeArgs, args: &LintArgs) -> Result<u8, Error> {
         read: g.read.clone(),
     };
     let text = match args.output {
-        LintFormat::Json => serde_json::to_string_pretty(&report).map_err(|e| Error::Input(e.to_string()))? + "\n",
+        LintFormat::Json => {
+            serde_json::to_string_pretty(&report).map_err(|e| Error::Input(e.to_string()))? + "\n"
+        }
         LintFormat::Text => render_text(&report),
     };
     stdout.write_all(text.as_bytes())?;
@@ -314,11 +337,13 @@ async fn from_cluster(
     let mut docs = Vec::new();
     if alerts || objects {
         let scope = crate::status::collect::Scope::default();
-        for kind in discovered
-            .kinds
-            .iter()
-            .filter(|k| if matches!(k.kind(), "Alert" | "Provider") { alerts } else { objects })
-        {
+        for kind in discovered.kinds.iter().filter(|k| {
+            if matches!(k.kind(), "Alert" | "Provider") {
+                alerts
+            } else {
+                objects
+            }
+        }) {
             let items = match crate::status::collect::list_kind(&c, kind, &scope).await {
                 Ok(items) => items,
                 // One unreadable kind must not hide the others.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::exprs::{self, ExprCtx, ExprFacts};
 use super::helm;
 use super::input::{Dialect, RuleDoc, Skipped};
-use super::promql::{closed_labels, output_labels};
+use super::promql::closed_labels;
 use super::yaml::Node;
 use super::{Finding, Inputs};
 
@@ -22,8 +22,6 @@ pub struct AlertRule {
     pub labels: BTreeMap<String, String>,
     /// Whether its expression reads a Flux metric (or its name says Flux).
     pub flux: bool,
-    /// The labels its alerts can carry from the query; None when that cannot be told.
-    pub query_labels: Option<BTreeSet<String>>,
     /// The expression, for coverage.
     pub expr: String,
     /// `for`, when given.
@@ -46,12 +44,20 @@ fn says_flux(s: &str) -> bool {
 }
 
 /// Lints every rule of one document; returns the alerting rules for routing and duplicate checks.
-pub fn lint(doc: &RuleDoc, inputs: &Inputs, out: &mut Vec<Finding>, skipped: &mut Vec<Skipped>) -> Vec<AlertRule> {
+pub fn lint(
+    doc: &RuleDoc,
+    inputs: &Inputs,
+    out: &mut Vec<Finding>,
+    skipped: &mut Vec<Skipped>,
+) -> Vec<AlertRule> {
     let file = doc.file.as_str();
     let mut alerts = Vec::new();
     let mut group_names: HashMap<String, u64> = HashMap::new();
     for group in doc.groups.get("groups").map(Node::seq).unwrap_or_default() {
-        let group_name = group.get("name").and_then(Node::scalar_text).unwrap_or_default();
+        let group_name = group
+            .get("name")
+            .and_then(Node::scalar_text)
+            .unwrap_or_default();
         if let Some(name) = group.get("name").filter(|_| !doc.templated) {
             if let Some(first) = group_names.insert(group_name.clone(), name.line) {
                 out.push(Finding::new(
@@ -77,20 +83,40 @@ fn other_language(text: &str, dialect: Dialect) -> Option<&'static str> {
     if dialect == Dialect::MetricsQl {
         return Some("MetricsQL (VictoriaMetrics)");
     }
-    let logql = ["|=", "|~", "!~ \"", "| json", "| logfmt", "| pattern", "| line_format", "| unwrap"];
+    let logql = [
+        "|=",
+        "|~",
+        "!~ \"",
+        "| json",
+        "| logfmt",
+        "| pattern",
+        "| line_format",
+        "| unwrap",
+    ];
     if logql.iter().any(|m| text.contains(m)) {
         return Some("LogQL (Loki)");
     }
     None
 }
 
-fn lint_rule(doc: &RuleDoc, group: &str, rule: &Node, inputs: &Inputs, out: &mut Vec<Finding>, skipped: &mut Vec<Skipped>) -> Option<AlertRule> {
+fn lint_rule(
+    doc: &RuleDoc,
+    group: &str,
+    rule: &Node,
+    inputs: &Inputs,
+    out: &mut Vec<Finding>,
+    skipped: &mut Vec<Skipped>,
+) -> Option<AlertRule> {
     let file = doc.file.as_str();
     let alert = rule.get("alert").and_then(Node::scalar_text);
     let who = alert
         .clone()
         .map(|a| format!("alert {a}"))
-        .or_else(|| rule.get("record").and_then(Node::scalar_text).map(|r| format!("recording rule {r}")))
+        .or_else(|| {
+            rule.get("record")
+                .and_then(Node::scalar_text)
+                .map(|r| format!("recording rule {r}"))
+        })
         .unwrap_or_else(|| "rule".into());
     let expr_node = rule.get("expr");
     let expr_text = expr_node.and_then(Node::scalar_text).unwrap_or_default();
@@ -105,13 +131,11 @@ fn lint_rule(doc: &RuleDoc, group: &str, rule: &Node, inputs: &Inputs, out: &mut
     }
     let flux_alert = says_flux(alert.as_deref().unwrap_or("")) || says_flux(group);
     let mut facts = ExprFacts::default();
-    let mut query_labels = None;
     let mut closed = None;
     match promql_parser::parser::parse(&expr_text) {
         Ok(expr) => {
             let ctx = ExprCtx { file, line, text: &expr_text, who: &who, inputs, flux_alert, variables: false };
             facts = exprs::lint_expr(&expr, &ctx, out);
-            query_labels = output_labels(&expr);
             closed = closed_labels(&expr);
         }
         Err(e) => match other_language(&expr_text, doc.dialect) {
@@ -132,19 +156,38 @@ fn lint_rule(doc: &RuleDoc, group: &str, rule: &Node, inputs: &Inputs, out: &mut
     let name = alert?;
     let labels: BTreeMap<String, String> = rule
         .get("labels")
-        .map(|l| l.entries().iter().filter_map(|(k, v)| Some((k.scalar_text()?, v.scalar_text()?))).collect())
+        .map(|l| {
+            l.entries()
+                .iter()
+                .filter_map(|(k, v)| Some((k.scalar_text()?, v.scalar_text()?)))
+                .collect()
+        })
         .unwrap_or_default();
     let annotations = rule.get("annotations");
-    let annotation = |k: &str| annotations.and_then(|a| a.get(k)).and_then(Node::scalar_text).filter(|v| !v.trim().is_empty());
+    let annotation = |k: &str| {
+        annotations
+            .and_then(|a| a.get(k))
+            .and_then(Node::scalar_text)
+            .filter(|v| !v.trim().is_empty())
+    };
     let flux = facts.flux || says_flux(&name);
     if facts.flux {
         lint_for(file, rule, &name, &facts.kinds, inputs, out);
     }
     if flux {
         if !labels.contains_key("severity") {
-            out.push(Finding::new(file, rule.line, "FM007", format!("alert {name} has no severity label"), "add labels: {severity: critical} (or warning)".into()));
+            out.push(Finding::new(
+                file,
+                rule.line,
+                "FM007",
+                format!("alert {name} has no severity label"),
+                "add labels: {severity: critical} (or warning)".into(),
+            ));
         }
-        if ["summary", "description", "message"].iter().all(|k| annotation(k).is_none()) {
+        if ["summary", "description", "message"]
+            .iter()
+            .all(|k| annotation(k).is_none())
+        {
             out.push(Finding::new(
                 file,
                 rule.line,
@@ -154,20 +197,28 @@ fn lint_rule(doc: &RuleDoc, group: &str, rule: &Node, inputs: &Inputs, out: &mut
             ));
         }
         if annotation("runbook_url").is_none() {
-            out.push(Finding::new(file, rule.line, "FM009", format!("alert {name} has no runbook_url annotation"), "add annotations.runbook_url".into()));
+            out.push(Finding::new(
+                file,
+                rule.line,
+                "FM009",
+                format!("alert {name} has no runbook_url annotation"),
+                "add annotations.runbook_url".into(),
+            ));
         }
         if let (Some(closed), Some(ann)) = (&closed, annotations) {
             dropped_labels(file, &name, ann, closed, &labels, out);
         }
     }
-    let for_ = rule.get("for").and_then(Node::scalar_text).and_then(|t| promql_parser::util::parse_duration(&t).ok());
+    let for_ = rule
+        .get("for")
+        .and_then(Node::scalar_text)
+        .and_then(|t| promql_parser::util::parse_duration(&t).ok());
     Some(AlertRule {
         file: file.to_string(),
         line: rule.line,
         name,
         labels,
         flux,
-        query_labels,
         expr: expr_text,
         for_,
         templated: doc.templated,
@@ -180,7 +231,10 @@ fn template_labels(text: &str) -> Vec<String> {
     for prefix in ["$labels.", ".Labels."] {
         for (i, _) in text.match_indices(prefix) {
             let rest = &text[i + prefix.len()..];
-            let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
             if !name.is_empty() {
                 out.push(name);
             }
@@ -196,9 +250,18 @@ fn template_labels(text: &str) -> Vec<String> {
 }
 
 /// FM014: an annotation reads a label the query's aggregation has dropped.
-fn dropped_labels(file: &str, name: &str, annotations: &Node, closed: &BTreeSet<String>, static_labels: &BTreeMap<String, String>, out: &mut Vec<Finding>) {
+fn dropped_labels(
+    file: &str,
+    name: &str,
+    annotations: &Node,
+    closed: &BTreeSet<String>,
+    static_labels: &BTreeMap<String, String>,
+    out: &mut Vec<Finding>,
+) {
     for (k, v) in annotations.entries() {
-        let Some(text) = v.scalar_text() else { continue };
+        let Some(text) = v.scalar_text() else {
+            continue;
+        };
         let mut missing: Vec<String> = template_labels(&text)
             .into_iter()
             // Rule labels are not in $labels in Prometheus, but some rulers add them: silent.
@@ -209,7 +272,11 @@ fn dropped_labels(file: &str, name: &str, annotations: &Node, closed: &BTreeSet<
         if missing.is_empty() {
             continue;
         }
-        let kept = if closed.is_empty() { "no labels".to_string() } else { closed.iter().cloned().collect::<Vec<_>>().join(", ") };
+        let kept = if closed.is_empty() {
+            "no labels".to_string()
+        } else {
+            closed.iter().cloned().collect::<Vec<_>>().join(", ")
+        };
         out.push(Finding::new(
             file,
             v.line,
@@ -225,12 +292,27 @@ fn dropped_labels(file: &str, name: &str, annotations: &Node, closed: &BTreeSet<
 }
 
 /// FM006: `for` against the interval of the objects watched (from the Flux manifests given), at least 1m.
-fn lint_for(file: &str, rule: &Node, name: &str, kinds: &[String], inputs: &Inputs, out: &mut Vec<Finding>) {
+fn lint_for(
+    file: &str,
+    rule: &Node,
+    name: &str,
+    kinds: &[String],
+    inputs: &Inputs,
+    out: &mut Vec<Finding>,
+) {
     let floor = Duration::from_secs(60);
-    let watched = inputs.intervals.iter().filter(|(k, _)| kinds.is_empty() || kinds.contains(k)).map(|(_, d)| *d).min();
+    let watched = inputs
+        .intervals
+        .iter()
+        .filter(|(k, _)| kinds.is_empty() || kinds.contains(k))
+        .map(|(_, d)| *d)
+        .min();
     let want = watched.map_or(floor, |d| d.max(floor));
     let basis = match watched {
-        Some(d) if d >= floor => format!("the shortest interval of the objects it watches ({})", model::format_go_duration(d)),
+        Some(d) if d >= floor => format!(
+            "the shortest interval of the objects it watches ({})",
+            model::format_go_duration(d)
+        ),
         _ => "1m".to_string(),
     };
     match rule.get("for") {
@@ -277,7 +359,10 @@ pub fn duplicates(alerts: &[AlertRule], out: &mut Vec<Finding>) {
                 &a.file,
                 a.line,
                 "FM010",
-                format!("alert {} is defined again with the same labels (first at {}:{})", a.name, first.file, first.line),
+                format!(
+                    "alert {} is defined again with the same labels (first at {}:{})",
+                    a.name, first.file, first.line
+                ),
                 "remove the copy, or tell the two apart with labels".into(),
             ));
         } else {

@@ -9,94 +9,6 @@ use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::{Expr, VectorSelector};
 use promql_parser::util::ExprVisitor;
 
-/// The labels an expression's result series can carry; None when unknown (any).
-pub fn output_labels(e: &Expr) -> Option<BTreeSet<String>> {
-    use promql_parser::parser::LabelModifier;
-    use promql_parser::parser::VectorMatchCardinality as Card;
-    let set = |ls: &[String]| ls.iter().cloned().collect::<BTreeSet<String>>();
-    match e {
-        Expr::NumberLiteral(_) | Expr::StringLiteral(_) => Some(BTreeSet::new()),
-        Expr::VectorSelector(vs) => selector_labels(vs),
-        Expr::MatrixSelector(ms) => selector_labels(&ms.vs),
-        Expr::Paren(p) => output_labels(&p.expr),
-        Expr::Unary(u) => output_labels(&u.expr),
-        Expr::Subquery(s) => output_labels(&s.expr),
-        Expr::Aggregate(a) => match &a.modifier {
-            Some(LabelModifier::Include(ls)) => Some(set(&ls.labels)),
-            Some(LabelModifier::Exclude(ls)) => output_labels(&a.expr).map(|mut all| {
-                for l in &ls.labels {
-                    all.remove(l);
-                }
-                all
-            }),
-            None => Some(BTreeSet::new()),
-        },
-        Expr::Binary(b) => {
-            let (l, r) = (output_labels(&b.lhs), output_labels(&b.rhs));
-            let scalar = |x: &Expr| matches!(x, Expr::NumberLiteral(_));
-            match b.modifier.as_ref().map(|m| &m.card) {
-                Some(Card::OneToMany(extra)) => r.map(|mut r| {
-                    r.extend(extra.labels.iter().cloned());
-                    r
-                }),
-                Some(Card::ManyToOne(extra)) => l.map(|mut l| {
-                    l.extend(extra.labels.iter().cloned());
-                    l
-                }),
-                _ if scalar(&b.lhs) => r,
-                _ => l,
-            }
-        }
-        Expr::Call(c) => {
-            let arg = |i: usize| c.args.args.get(i).and_then(|a| output_labels(a));
-            match c.func.name {
-                "histogram_quantile" => arg(1).map(|mut s| {
-                    s.remove("le");
-                    s
-                }),
-                "rate" | "irate" | "increase" | "delta" | "idelta" | "deriv" | "abs" | "ceil"
-                | "floor" | "round" | "clamp" | "clamp_min" | "clamp_max" | "sort"
-                | "sort_desc" | "changes" | "resets" => arg(0),
-                n if n.ends_with("_over_time") => arg(0),
-                _ => None,
-            }
-        }
-        Expr::Extension(_) => None,
-    }
-}
-
-pub(super) fn selector_labels(vs: &VectorSelector) -> Option<BTreeSet<String>> {
-    let f = metrics::family(&selector_name(vs)?)?;
-    let mut s: BTreeSet<String> = f
-        .labels
-        .iter()
-        .chain(TARGET_LABELS)
-        .map(|l| l.to_string())
-        .collect();
-    if f.labels.contains(&"namespace") {
-        s.insert("exported_namespace".into());
-    }
-    Some(s)
-}
-
-/// Labels every scraped series may carry besides its own (target labels, relabelling habits).
-pub(super) const TARGET_LABELS: &[&str] = &[
-    "__name__",
-    "job",
-    "instance",
-    "namespace",
-    "pod",
-    "container",
-    "service",
-    "endpoint",
-    "cluster",
-    "prometheus",
-    "prometheus_replica",
-    "node",
-    "le",
-    "quantile",
-];
-
 /// Families outside the catalog's label tables that Flux (or the Flux Operator) does serve.
 pub(super) fn known_elsewhere(name: &str) -> bool {
     matches!(
@@ -294,7 +206,9 @@ pub fn closed_labels(e: &Expr) -> Option<BTreeSet<String>> {
             }
         }
         Expr::Binary(b) => {
-            let scalar = |x: &Expr| closed_labels(x).is_some_and(|s| s.is_empty()) && !matches!(x, Expr::Aggregate(_));
+            let scalar = |x: &Expr| {
+                closed_labels(x).is_some_and(|s| s.is_empty()) && !matches!(x, Expr::Aggregate(_))
+            };
             let card = b.modifier.as_ref().map(|m| &m.card);
             match card {
                 Some(Card::ManyToOne(extra)) => closed_labels(&b.lhs).map(|mut l| {
@@ -349,8 +263,8 @@ pub fn closed_labels(e: &Expr) -> Option<BTreeSet<String>> {
                 }),
                 "rate" | "irate" | "increase" | "delta" | "idelta" | "deriv" | "abs" | "ceil"
                 | "floor" | "round" | "clamp" | "clamp_min" | "clamp_max" | "sort"
-                | "sort_desc" | "changes" | "resets" | "predict_linear" | "exp" | "ln"
-                | "log2" | "log10" | "sqrt" | "sgn" => arg(0),
+                | "sort_desc" | "changes" | "resets" | "predict_linear" | "exp" | "ln" | "log2"
+                | "log10" | "sqrt" | "sgn" => arg(0),
                 n if n.ends_with("_over_time") => arg(0),
                 _ => None,
             }

@@ -37,7 +37,6 @@ pub struct Step {
     pub target_label: Option<String>,
     pub regex: String,
     pub replacement: String,
-    pub modulus: u64,
 }
 
 impl Step {
@@ -48,7 +47,9 @@ impl Step {
         let text = |a: &str, b: &str| get(a, b).and_then(Node::scalar_text);
         Step {
             line: n.line,
-            action: text("action", "action").unwrap_or_else(|| "replace".into()).to_lowercase(),
+            action: text("action", "action")
+                .unwrap_or_else(|| "replace".into())
+                .to_lowercase(),
             source_labels: get("source_labels", "sourceLabels")
                 .map(|s| s.seq().iter().filter_map(Node::scalar_text).collect())
                 .unwrap_or_default(),
@@ -56,7 +57,6 @@ impl Step {
             target_label: text("target_label", "targetLabel"),
             regex: text("regex", "regex").unwrap_or_else(|| "(.*)".into()),
             replacement: text("replacement", "replacement").unwrap_or_else(|| "$1".into()),
-            modulus: get("modulus", "modulus").and_then(Node::scalar_text).and_then(|m| m.parse().ok()).unwrap_or(0),
         }
     }
 
@@ -98,10 +98,7 @@ pub fn apply(labels: &mut Labels, steps: &[Step]) -> Keep {
         let value = source_value(labels, &s.source_labels, &s.separator);
         match s.action.as_str() {
             "keep" | "drop" => {
-                let hit = match &value {
-                    Some(v) => Some(re.is_match(v)),
-                    None => None,
-                };
+                let hit = value.as_ref().map(|v| re.is_match(v));
                 match (s.action.as_str(), hit) {
                     ("keep", Some(false)) | ("drop", Some(true)) => return Keep::No,
                     (_, None) => keep = Keep::Maybe,
@@ -109,7 +106,11 @@ pub fn apply(labels: &mut Labels, steps: &[Step]) -> Keep {
                 }
             }
             "keepequal" | "dropequal" => {
-                let target = s.target_label.as_deref().and_then(|t| labels.get(t)).cloned();
+                let target = s
+                    .target_label
+                    .as_deref()
+                    .and_then(|t| labels.get(t))
+                    .cloned();
                 match (value, target) {
                     (Some(v), Some(Value::Known(t))) => {
                         if (v == t) != (s.action == "keepequal") {
@@ -125,7 +126,9 @@ pub fn apply(labels: &mut Labels, steps: &[Step]) -> Keep {
                 }
             }
             "replace" => {
-                let Some(target) = &s.target_label else { continue };
+                let Some(target) = &s.target_label else {
+                    continue;
+                };
                 match value {
                     Some(v) => {
                         if let Some(new) = expand(&re, &v, &s.replacement) {
@@ -147,7 +150,11 @@ pub fn apply(labels: &mut Labels, steps: &[Step]) -> Keep {
             "lowercase" | "uppercase" => {
                 if let Some(target) = &s.target_label {
                     let v = value.map_or(Value::Unknown, |v| {
-                        Value::Known(if s.action == "lowercase" { v.to_lowercase() } else { v.to_uppercase() })
+                        Value::Known(if s.action == "lowercase" {
+                            v.to_lowercase()
+                        } else {
+                            v.to_uppercase()
+                        })
                     });
                     labels.insert(target.clone(), v);
                 }
@@ -195,7 +202,13 @@ pub fn metric_kept(name: &str, steps: &[Step]) -> (Keep, Option<u64>) {
 /// `app_kubernetes_io_name`).
 pub fn sanitize(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -210,8 +223,14 @@ mod tests {
     #[test]
     fn relabelling_follows_prometheus() {
         let mut l = Labels::new();
-        l.insert("__meta_kubernetes_namespace".into(), Value::Known("flux-system".into()));
-        l.insert("__meta_kubernetes_pod_label_app".into(), Value::Known("kustomize-controller".into()));
+        l.insert(
+            "__meta_kubernetes_namespace".into(),
+            Value::Known("flux-system".into()),
+        );
+        l.insert(
+            "__meta_kubernetes_pod_label_app".into(),
+            Value::Known("kustomize-controller".into()),
+        );
         l.insert("__meta_kubernetes_pod_ip".into(), Value::Unknown);
         let steps = [
             step("action: labelmap\nregex: __meta_kubernetes_pod_label_(.+)\n"),
@@ -220,14 +239,25 @@ mod tests {
         ];
         assert_eq!(apply(&mut l, &steps), Keep::Yes);
         assert_eq!(l["app"], Value::Known("kustomize-controller".into()));
-        assert_eq!(l["kubernetes_namespace"], Value::Known("flux-system".into()));
+        assert_eq!(
+            l["kubernetes_namespace"],
+            Value::Known("flux-system".into())
+        );
         assert_eq!(l["ip"], Value::Unknown);
-        let keep = [step("source_labels: [app]\naction: keep\nregex: source-controller\n")];
+        let keep = [step(
+            "source_labels: [app]\naction: keep\nregex: source-controller\n",
+        )];
         assert_eq!(apply(&mut l.clone(), &keep), Keep::No);
         let maybe = [step("source_labels: [ip]\naction: keep\nregex: 10\\..*\n")];
         assert_eq!(apply(&mut l, &maybe), Keep::Maybe);
         let drop = [step("sourceLabels: [__name__]\nregex: gotk_reconcile_duration_seconds_bucket\naction: drop\n")];
-        assert_eq!(metric_kept("gotk_reconcile_duration_seconds_bucket", &drop).0, Keep::No);
-        assert_eq!(metric_kept("gotk_reconcile_duration_seconds_count", &drop).0, Keep::Yes);
+        assert_eq!(
+            metric_kept("gotk_reconcile_duration_seconds_bucket", &drop).0,
+            Keep::No
+        );
+        assert_eq!(
+            metric_kept("gotk_reconcile_duration_seconds_count", &drop).0,
+            Keep::Yes
+        );
     }
 }

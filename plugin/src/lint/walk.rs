@@ -79,7 +79,9 @@ impl Walker<'_> {
                 continue;
             };
             if meta.is_dir() {
-                if p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+                if p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                {
                     continue; // .git and the like
                 }
                 self.dir(&p, open, depth + 1)?;

@@ -236,7 +236,10 @@ pub fn split_documents(text: &str) -> Vec<Chunk<'_>> {
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
         };
         if marker("---") || marker("...") {
-            out.push(Chunk { line: start_line, text: &text[start..offset] });
+            out.push(Chunk {
+                line: start_line,
+                text: &text[start..offset],
+            });
             // Content after `--- ` on the marker line belongs to the next document.
             start = offset + 3;
             start_line = line;
@@ -244,7 +247,10 @@ pub fn split_documents(text: &str) -> Vec<Chunk<'_>> {
         offset += l.len();
         line += 1;
     }
-    out.push(Chunk { line: start_line, text: &text[start..] });
+    out.push(Chunk {
+        line: start_line,
+        text: &text[start..],
+    });
     out.retain(|c| !is_blank_yaml(c.text));
     out
 }
@@ -311,7 +317,11 @@ fn describe(e: &serde_saphyr::Error) -> (Option<u64>, String) {
 
 fn breach_words(b: &serde_saphyr::budget::BudgetBreach) -> String {
     let text = format!("{b:?}");
-    let kind = text.split([' ', '{', '(']).next().unwrap_or("").to_lowercase();
+    let kind = text
+        .split([' ', '{', '('])
+        .next()
+        .unwrap_or("")
+        .to_lowercase();
     match kind.as_str() {
         "events" | "nodes" => "too many YAML nodes".into(),
         "totalscalarbytes" | "scalarbytes" => "too much text in values".into(),
@@ -331,12 +341,14 @@ pub fn shorten(s: &str) -> String {
 
 /// One document parsed, its node lines those of the whole file.
 pub fn parse_chunk(file: &str, chunk: Chunk<'_>) -> Result<Node, LoadError> {
-    let mut node: Node = serde_saphyr::from_str_with_options(chunk.text, options_for(chunk.text.len()))
-        .map_err(|e| {
-            let (line, message) = describe(&e);
-            let line = line.map_or(chunk.line, |l| chunk.line + l.saturating_sub(1));
-            LoadError(format!("{file}:{line}: invalid YAML: {message}"))
-        })?;
+    let mut node: Node =
+        serde_saphyr::from_str_with_options(chunk.text, options_for(chunk.text.len())).map_err(
+            |e| {
+                let (line, message) = describe(&e);
+                let line = line.map_or(chunk.line, |l| chunk.line + l.saturating_sub(1));
+                LoadError(format!("{file}:{line}: invalid YAML: {message}"))
+            },
+        )?;
     if chunk.line > 1 {
         node.shift(chunk.line - 1);
     }
@@ -372,14 +384,23 @@ pub fn parse_documents(file: &str, text: &str) -> Result<Vec<Node>, LoadError> {
     split_documents(text)
         .into_iter()
         .map(|c| parse_chunk(file, c))
-        .filter(|r| !matches!(r, Ok(Node { value: Val::Null, .. })))
+        .filter(|r| {
+            !matches!(
+                r,
+                Ok(Node {
+                    value: Val::Null,
+                    ..
+                })
+            )
+        })
         .collect()
 }
 
 /// Reads a file as text, refusing what is too large or not text, in words naming the file.
 pub fn read_text(path: &Path) -> Result<String, LoadError> {
     let shown = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|e| LoadError(format!("{shown}: cannot read: {e}")))?;
+    let meta =
+        std::fs::metadata(path).map_err(|e| LoadError(format!("{shown}: cannot read: {e}")))?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(LoadError(format!(
             "{shown}: the file has {} MB; lint reads files up to {} MB: split it",
@@ -391,7 +412,9 @@ pub fn read_text(path: &Path) -> Result<String, LoadError> {
     String::from_utf8(bytes).map_err(|e| {
         let before = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = before.iter().filter(|b| **b == b'\n').count() + 1;
-        LoadError(format!("{shown}:{line}: not UTF-8 text: save the file as UTF-8"))
+        LoadError(format!(
+            "{shown}:{line}: not UTF-8 text: save the file as UTF-8"
+        ))
     })
 }
 

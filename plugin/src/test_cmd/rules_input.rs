@@ -145,14 +145,20 @@ fn load_file(path: &Path, set: &mut RuleSet) -> Result<(), InputError> {
         };
         found = true;
         let mut out_groups = Vec::new();
-        let mut origin = Origin { file: shown.clone(), groups: Vec::new() };
+        let mut origin = Origin {
+            file: shown.clone(),
+            groups: Vec::new(),
+        };
         for group in groups.seq() {
             let mut lines = Vec::new();
             for rule in group.get("rules").map(Node::seq).unwrap_or_default() {
                 read_rule(&shown, rule, set)?;
                 lines.push(rule.line);
             }
-            let name = group.get("name").and_then(Node::scalar_text).unwrap_or_default();
+            let name = group
+                .get("name")
+                .and_then(Node::scalar_text)
+                .unwrap_or_default();
             origin.groups.push((name, group.line, lines));
             out_groups.push(to_json(group));
         }
@@ -232,14 +238,27 @@ impl RuleSet {
                     // An optional `L:C: ` position in the generated file.
                     let mut it = r.splitn(3, ':');
                     match (it.next(), it.next(), it.next()) {
-                        (Some(l), Some(c), Some(tail)) if l.chars().all(|x| x.is_ascii_digit()) && c.chars().all(|x| x.is_ascii_digit()) => tail.trim_start().to_string(),
+                        (Some(l), Some(c), Some(tail))
+                            if l.chars().all(|x| x.is_ascii_digit())
+                                && c.chars().all(|x| x.is_ascii_digit()) =>
+                        {
+                            tail.trim_start().to_string()
+                        }
                         _ => r.to_string(),
                     }
                 });
                 let located = match rest {
                     Some(r) if r.starts_with("group \"") => {
-                        let group = r["group \"".len()..].split('"').next().unwrap_or("").to_string();
-                        let n: Option<usize> = r.split(", rule ").nth(1).and_then(|t| t.split(',').next()).and_then(|t| t.trim().parse().ok());
+                        let group = r["group \"".len()..]
+                            .split('"')
+                            .next()
+                            .unwrap_or("")
+                            .to_string();
+                        let n: Option<usize> = r
+                            .split(", rule ")
+                            .nth(1)
+                            .and_then(|t| t.split(',').next())
+                            .and_then(|t| t.trim().parse().ok());
                         match n.and_then(|n| rule_at(&group, n)) {
                             Some(line) => format!("{}:{line}: {r}", origin.file),
                             None => match origin.groups.iter().find(|(g, _, _)| *g == group) {
@@ -249,9 +268,17 @@ impl RuleSet {
                         }
                     }
                     Some(r) => format!("{}: {r}", origin.file),
-                    None => match part.strip_prefix("line ").and_then(|t| t.split(':').next()).and_then(|l| l.trim().parse::<usize>().ok()) {
+                    None => match part
+                        .strip_prefix("line ")
+                        .and_then(|t| t.split(':').next())
+                        .and_then(|l| l.trim().parse::<usize>().ok())
+                    {
                         Some(l) => match self.rule_of_generated_line(i, l) {
-                            Some(line) => format!("{}:{line}: {}", origin.file, &part[part.find(':').map_or(0, |c| c + 1)..].trim()),
+                            Some(line) => format!(
+                                "{}:{line}: {}",
+                                origin.file,
+                                &part[part.find(':').map_or(0, |c| c + 1)..].trim()
+                            ),
                             None => part.to_string(),
                         },
                         None => part.to_string(),
@@ -334,13 +361,28 @@ mod locate_tests {
         let shown = file.display().to_string();
         let msg = "promtool test rules failed: Unit Testing: test.yaml | FAILED: | ../rules-0.yaml: group \"flux\", rule 2, \"B\": invalid label name: bad-label | ../rules-0.yaml: 7:17: group \"other\", rule 1, \"good\": oops";
         let located = set.locate(msg);
-        assert!(located.contains(&format!("{shown}:11: group \"flux\", rule 2, \"B\": invalid label name")), "{located}");
-        assert!(located.contains(&format!("{shown}:16: group \"other\", rule 1")), "{located}");
+        assert!(
+            located.contains(&format!(
+                "{shown}:11: group \"flux\", rule 2, \"B\": invalid label name"
+            )),
+            "{located}"
+        );
+        assert!(
+            located.contains(&format!("{shown}:16: group \"other\", rule 1")),
+            "{located}"
+        );
         assert!(!located.contains("rules-0.yaml"), "{located}");
         // An unmarshal error names a line of the generated file: mapped to the rule holding it.
         let generated = serde_saphyr::to_string(&set.files[0]).unwrap();
-        let l = generated.lines().position(|x| x.contains("unknown_field")).unwrap() + 1;
+        let l = generated
+            .lines()
+            .position(|x| x.contains("unknown_field"))
+            .unwrap()
+            + 1;
         let located = set.locate(&format!("../rules-0.yaml: yaml: unmarshal errors: | line {l}: field unknown_field not found in type rulefmt.RuleNode"));
-        assert!(located.contains(&format!("{shown}:18: field unknown_field not found")), "{located}\n{generated}");
+        assert!(
+            located.contains(&format!("{shown}:18: field unknown_field not found")),
+            "{located}\n{generated}"
+        );
     }
 }
