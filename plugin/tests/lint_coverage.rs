@@ -10,34 +10,10 @@ use std::path::{Path, PathBuf};
 use common::{plugin, stderr, stdout};
 use serde_json::{json, Value};
 
-const OBJECTS: &str = r#"apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {name: apps, namespace: flux-system}
-spec: {interval: 10m, path: ./apps, sourceRef: {kind: GitRepository, name: flux-system}}
----
-apiVersion: helm.toolkit.fluxcd.io/v2
-kind: HelmRelease
-metadata: {name: podinfo, namespace: apps}
-spec: {interval: 1h, chart: {spec: {chart: podinfo, sourceRef: {kind: HelmRepository, name: podinfo}}}}
----
-apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
-metadata: {name: flux-system, namespace: flux-system}
-spec: {interval: 1m, url: https://github.com/acme/fleet}
----
-apiVersion: notification.toolkit.fluxcd.io/v1beta3
-kind: Provider
-metadata: {name: slack, namespace: flux-system}
-spec: {type: slack, channel: flux, secretRef: {name: slack-url}}
----
-apiVersion: notification.toolkit.fluxcd.io/v1beta3
-kind: Alert
-metadata: {name: on-call, namespace: flux-system}
-spec:
-  providerRef: {name: slack}
-  eventSeverity: error
-  eventSources: [{kind: Kustomization, name: '*'}, {kind: GitRepository, name: '*'}]
-"#;
+/// Flux objects: a Kustomization and a GitRepository a Flux Alert watches, a HelmRelease none does.
+fn objects() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lint/coverage/objects.yaml")
+}
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -67,8 +43,7 @@ fn row<'a>(table: &'a str, object: &str) -> &'a str {
 #[test]
 fn the_projects_pack_covers_every_object_and_names_the_receivers() {
     let tmp = tempfile::tempdir().unwrap();
-    let objects = tmp.path().join("objects.yaml");
-    std::fs::write(&objects, OBJECTS).unwrap();
+    let objects = objects();
     let rules = pack(tmp.path(), "2.7");
     let am = workspace().join("scenarios/library/alertmanager.yaml");
     let o = plugin(&[
@@ -117,9 +92,7 @@ fn the_projects_pack_covers_every_object_and_names_the_receivers() {
 
 #[test]
 fn the_legacy_rules_leave_objects_unheard_and_json_says_which() {
-    let tmp = tempfile::tempdir().unwrap();
-    let objects = tmp.path().join("objects.yaml");
-    std::fs::write(&objects, OBJECTS).unwrap();
+    let objects = objects();
     let legacy = workspace().join("scenarios/examples/legacy");
     let run = |version: &str| -> (i32, Value) {
         let o = plugin(&[

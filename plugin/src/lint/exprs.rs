@@ -38,6 +38,8 @@ impl ExprCtx<'_> {
     fn effect(&self) -> &'static str {
         if self.variables {
             "the query returns nothing"
+        } else if self.who.starts_with("recording rule") {
+            "this rule records nothing"
         } else {
             "this rule never fires"
         }
