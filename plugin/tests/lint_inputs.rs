@@ -543,3 +543,28 @@ fn when_promtool_rejects_the_rules_test_names_the_users_file_and_line() {
     );
     assert!(!err.contains("rules-0.yaml"), "{err}");
 }
+
+#[test]
+fn json_is_valid_even_when_a_path_is_missing() {
+    let o = plugin(&[
+        "lint",
+        "/nonexistent/rules.yaml",
+        "-o",
+        "json",
+        "--flux-version",
+        "2.7",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let v: Value =
+        serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&o)));
+    assert!(
+        v["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/rules.yaml"),
+        "{v:#}"
+    );
+    assert!(stderr(&o).contains("/nonexistent/rules.yaml"));
+}

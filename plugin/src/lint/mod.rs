@@ -220,7 +220,25 @@ pub async fn run(kube: &KubeArgs, args: &LintArgs) -> Result<u8, Error> {
             ))),
         };
     }
-    let (g, version) = gather(kube, args, args.coverage).await?;
+    let (g, version) = match gather(kube, args, args.coverage).await {
+        Ok(gathered) => gathered,
+        Err(e) => {
+            // A script reading -o json still gets JSON: an empty report naming the error.
+            if args.output == LintFormat::Json && !args.coverage {
+                let report = Report {
+                    flux_version: args.flux_version.unwrap_or(FluxVersion::NEWEST).to_string(),
+                    findings: Vec::new(),
+                    summary: Summary::default(),
+                    skipped: Vec::new(),
+                    errors: vec![e.to_string()],
+                    read: Vec::new(),
+                };
+                let text = serde_json::to_string_pretty(&report).unwrap_or_default();
+                let _ = writeln!(stdout, "{text}");
+            }
+            return Err(e);
+        }
+    };
     let mut scrape_findings = Vec::new();
     let inputs = Inputs {
         version,
