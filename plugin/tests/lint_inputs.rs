@@ -568,3 +568,41 @@ fn json_is_valid_even_when_a_path_is_missing() {
     );
     assert!(stderr(&o).contains("/nonexistent/rules.yaml"));
 }
+
+#[test]
+fn a_missing_label_is_an_error_only_when_the_configuration_given_proves_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "rules.yaml", concat!(
+        "groups:\n  - name: flux\n    rules:\n",
+        "      - alert: FluxNotReady\n",
+        "        expr: gotk_resource_info{status=\"False\"} == 1\n",
+        "        for: 10m\n        labels: {severity: critical}\n",
+        "        annotations: {summary: \"{{ $labels.name }}\", runbook_url: https://runbooks.example/flux}\n",
+    ));
+    let severity = |v: &Value| -> Vec<String> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == "FM004")
+            .map(|f| f["severity"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, v, _) = lint(&[tmp.path().to_str().unwrap()]);
+    assert_eq!(
+        severity(&v),
+        ["warning"],
+        "a relabelling could add `status`: {v:#}"
+    );
+    let ksm = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/reference/flux2-monitoring-example/kube-state-metrics-config.yaml");
+    if ksm.exists() {
+        std::fs::copy(&ksm, tmp.path().join("ksm.yaml")).unwrap();
+        let (_, v, _) = lint(&[tmp.path().to_str().unwrap()]);
+        assert_eq!(
+            severity(&v),
+            ["error"],
+            "the kube-state-metrics config given defines no `status`: {v:#}"
+        );
+    }
+}

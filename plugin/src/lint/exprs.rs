@@ -225,11 +225,37 @@ fn label_checks(
         let needs_value = !matcher_admits(m, "");
         if let Some(meant) = confusion(family, &m.name) {
             if needs_value && !ctx.inputs.ksm_has(family, &m.name) {
-                out.push(at(
+                // Proven when the kube-state-metrics config given defines the family without
+                // the label; otherwise a relabelling could add it: a warning.
+                let proven = ctx.inputs.ksm.defines(family)
+                    || fam.is_some_and(|f| {
+                        f.source == MetricSource::Controller
+                            && ctx.inputs.scrape.given
+                            && impossible_controller_label(f, &m.name, ctx).is_some()
+                    });
+                let f = at(
                     "FM004",
-                    format!("{who}: {name} has no label {} (it selects nothing unless a relabelling adds one)", m.name),
+                    format!(
+                        "{who}: {name} has no label {} ({}): it selects nothing{}",
+                        m.name,
+                        if proven {
+                            "the configuration given proves it"
+                        } else {
+                            "not in the catalog's label set"
+                        },
+                        if proven {
+                            ""
+                        } else {
+                            " unless a relabelling adds one"
+                        }
+                    ),
                     format!("match {meant}"),
-                ));
+                );
+                out.push(if proven {
+                    f
+                } else {
+                    f.at_severity(super::rules::Severity::Warning)
+                });
             }
             continue;
         }
@@ -247,11 +273,14 @@ fn label_checks(
                 && !m.value.contains("observability")
                 && !m.value.contains("prometheus")
             {
-                out.push(at(
-                    "FM004",
-                    format!("{who}: gotk_resource_info's namespace label is kube-state-metrics' own namespace, not the Flux object's (that is exported_namespace): namespace=\"{}\" selects nothing unless kube-state-metrics runs there", m.value),
-                    format!("match exported_namespace{}\"{}\" instead", op_text(&m.op), m.value),
-                ));
+                out.push(
+                    at(
+                        "FM004",
+                        format!("{who}: gotk_resource_info's namespace label is kube-state-metrics' own namespace, not the Flux object's (that is exported_namespace): namespace=\"{}\" selects nothing unless kube-state-metrics runs there", m.value),
+                        format!("match exported_namespace{}\"{}\" instead", op_text(&m.op), m.value),
+                    )
+                    .at_severity(super::rules::Severity::Warning),
+                );
             }
             continue;
         }

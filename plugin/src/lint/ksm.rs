@@ -55,6 +55,11 @@ impl Families {
         f
     }
 
+    /// Whether a configuration given makes `family` (its label set is then known).
+    pub fn defines(&self, family: &str) -> bool {
+        self.0.contains_key(family)
+    }
+
     /// Whether the configuration given makes `family` with `label`.
     pub fn has(&self, family: &str, label: &str) -> bool {
         self.0.get(family).is_some_and(|l| l.contains(label))
