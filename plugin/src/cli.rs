@@ -234,6 +234,11 @@ pub struct LintArgs {
     /// Explain a rule (FM001...), or list them all when no ID is given.
     #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "")]
     pub explain: Option<String>,
+    /// Instead of findings: for every Flux object (from the manifests, else the cluster), which
+    /// alert rule fires when it fails, is suspended or goes stale, the receiver it reaches, and
+    /// the Flux Alerts that notify; exit 1 when some object is heard by no one.
+    #[arg(long)]
+    pub coverage: bool,
 }
 
 fn parse_lint_flux_version(s: &str) -> Result<model::FluxVersion, String> {

@@ -110,11 +110,21 @@ rule_tests! {
     fm009_missing_runbook => "FM009",
     fm010_duplicate_alert => "FM010",
     fm011_duplicate_group => "FM011",
+    fm012_rate_over_gauge => "FM012",
+    fm013_time_minus_non_timestamp => "FM013",
+    fm014_annotation_reads_dropped_label => "FM014",
+    fm015_unreachable_histogram_threshold => "FM015",
+    fm016_unscoped_controller_runtime => "FM016",
+    fm017_absent_over_several_targets => "FM017",
+    fm018_selector_matches_no_flux_target => "FM018",
+    fm019_metric_dropped_at_scrape => "FM019",
     fm020_match_written_as_regex => "FM020",
     fm021_invalid_matcher => "FM021",
     fm022_shadowed_route => "FM022",
     fm023_default_receiver_only => "FM023",
     fm024_reaches_no_one => "FM024",
+    fm025_unknown_alertmanager_key => "FM025",
+    fm026_route_matchers_never_hold => "FM026",
     fm030_dangling_provider_ref => "FM030",
     fm031_unknown_event_kind => "FM031",
     fm032_name_glob => "FM032",
@@ -122,6 +132,11 @@ rule_tests! {
     fm034_filters_hide_errors => "FM034",
     fm035_unknown_provider_type => "FM035",
     fm036_provider_without_address => "FM036",
+    fm037_event_source_namespace_glob => "FM037",
+    fm038_provider_field_ignored => "FM038",
+    fm039_list_pattern_is_a_reason => "FM039",
+    fm040_monitor_scrapes_no_flux_controller => "FM040",
+    fm041_monitor_scrapes_non_metrics_port => "FM041",
 }
 
 #[test]
@@ -142,6 +157,7 @@ fn every_documented_rule_has_a_test() {
         assert!(
             text.starts_with(id)
                 && text.contains("Why:")
+                && text.contains("Evidence:")
                 && text.contains("Example:")
                 && text.contains("Fix:"),
             "{text}"
@@ -167,7 +183,16 @@ fn legacy_example_reports_removed_metrics_and_the_match_regex_route() {
     let rules = dir.join("prometheus-rules.yaml").display().to_string();
     let am = dir.join("alertmanager.yaml").display().to_string();
     let source = std::fs::read_to_string(dir.join("prometheus-rules.yaml")).unwrap();
-    // Every line that names a removed gauge is reported, with FILE:LINE.
+    // A removed gauge is reported once per rule, at the first line that names it (the
+    // classic failure rule names gotk_reconcile_condition twice: one finding).
+    let rule_starts: Vec<usize> = source
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            l.trim_start().starts_with("- alert:") || l.trim_start().starts_with("- record:")
+        })
+        .map(|(i, _)| i + 1)
+        .collect();
     let removed_lines: Vec<usize> = source
         .lines()
         .enumerate()
@@ -176,11 +201,34 @@ fn legacy_example_reports_removed_metrics_and_the_match_regex_route() {
         })
         .map(|(i, _)| i + 1)
         .collect();
-    assert!(removed_lines.len() >= 6, "{removed_lines:?}");
-    for line in &removed_lines {
+    let first_per_rule: BTreeSet<usize> = removed_lines
+        .iter()
+        .map(|l| {
+            let start = rule_starts
+                .iter()
+                .filter(|s| *s < l)
+                .max()
+                .copied()
+                .unwrap_or(0);
+            removed_lines
+                .iter()
+                .copied()
+                .filter(|r| *r > start)
+                .min()
+                .unwrap()
+        })
+        .collect();
+    assert!(first_per_rule.len() >= 5, "{first_per_rule:?}");
+    let fm002: Vec<&str> = text.lines().filter(|l| l.contains(" FM002: ")).collect();
+    for line in &first_per_rule {
         let loc = format!("{rules}:{line}: error FM002: ");
         assert!(text.contains(&loc), "no FM002 at {loc}\n{text}");
     }
+    assert_eq!(
+        fm002.len(),
+        first_per_rule.len(),
+        "one FM002 per rule and metric: {fm002:#?}"
+    );
     for name in [
         "FluxReconciliationFailure",
         "FluxResourceSuspended",
@@ -345,15 +393,23 @@ fn flux_alerts_and_providers_from_the_cluster_when_no_manifests() {
 fn the_projects_own_rule_pack_lints_clean_for_2_4_and_the_newest_flux() {
     let am = workspace().join("scenarios/library/alertmanager.yaml");
     let tmp = tempfile::tempdir().unwrap();
-    for v in ["2.4", "2.7"] {
-        let o = plugin(&["rules", "--flux-version", v]).output().unwrap();
+    for (v, source) in [
+        ("2.4", "kube-state-metrics"),
+        ("2.7", "kube-state-metrics"),
+        ("2.9", "kube-state-metrics"),
+        ("2.7", "flux-operator"),
+        ("2.9", "flux-operator"),
+    ] {
+        let o = plugin(&["rules", "--flux-version", v, "--metrics-source", source])
+            .output()
+            .unwrap();
         assert_eq!(
             o.status.code(),
             Some(0),
             "rules --flux-version {v}: {}",
             stderr(&o)
         );
-        let file = tmp.path().join(format!("rules-{v}.yaml"));
+        let file = tmp.path().join(format!("rules-{v}-{source}.yaml"));
         std::fs::write(&file, &o.stdout).unwrap();
         let mut args = vec![file.to_str().unwrap(), "--flux-version", v];
         if am.exists() {
@@ -363,4 +419,22 @@ fn the_projects_own_rule_pack_lints_clean_for_2_4_and_the_newest_flux() {
         assert!(findings.is_empty(), "Flux {v}: {findings:#?}");
         assert_eq!(code, 0);
     }
+}
+
+/// The Flux Operator capitalises `suspended` (True/False) where kube-state-metrics' config
+/// prints Go's true/false: a rule that mixes them up never matches, and lint says so.
+#[test]
+fn suspended_values_follow_the_metrics_source() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("rules.yaml");
+    std::fs::write(
+        &file,
+        "groups:\n- name: flux\n  rules:\n  - alert: FluxSuspended\n    expr: flux_resource_info{suspended=\"true\"} == 1\n    labels: {severity: warning}\n    annotations: {summary: \"{{ $labels.kind }} {{ $labels.name }} suspended\", description: \"{{ $labels.exported_namespace }}/{{ $labels.name }}\"}\n  - alert: KsmSuspended\n    expr: gotk_resource_info{suspended=\"True\"} == 1\n    labels: {severity: warning}\n    annotations: {summary: \"{{ $labels.customresource_kind }} {{ $labels.name }} suspended\", description: \"{{ $labels.exported_namespace }}/{{ $labels.name }}\"}\n",
+    )
+    .unwrap();
+    let (_, findings) = lint_json(&[file.to_str().unwrap(), "--flux-version", "2.9"]);
+    let fm005: Vec<&Value> = findings.iter().filter(|f| f["rule"] == "FM005").collect();
+    assert_eq!(fm005.len(), 2, "{findings:#?}");
+    assert!(fm005.iter().any(|f| f["message"].as_str().unwrap().contains("FluxSuspended")));
+    assert!(fm005.iter().any(|f| f["message"].as_str().unwrap().contains("KsmSuspended")));
 }

@@ -25,29 +25,24 @@ pub struct Matcher {
 }
 
 impl Matcher {
-    /// Whether the label value passes; None when the label's value comes from the query.
+    /// Whether the label value passes; None when the value is not known here: labels the
+    /// query produces, and labels Prometheus adds on the way (external labels such as
+    /// `cluster`), are unknown. Only the alert name and the rule's own labels are fixed.
     fn test(&self, alert: &Labels) -> Option<bool> {
-        let empty = String::new();
-        let value = match alert.fixed.get(&self.name) {
-            Some(v) => v,
-            // A label the query cannot produce is missing: Alertmanager sees "".
-            None if alert
-                .from_query
-                .as_ref()
-                .is_some_and(|q| !q.contains(&self.name)) =>
-            {
-                &empty
-            }
-            None => return None,
-        };
-        Some(match self.op {
-            Op::Eq => value == &self.value,
-            Op::Ne => value != &self.value,
+        let value = alert.fixed.get(&self.name)?;
+        Some(self.holds(value))
+    }
+
+    /// Whether a label value passes this matcher.
+    pub fn holds(&self, value: &str) -> bool {
+        match self.op {
+            Op::Eq => value == self.value,
+            Op::Ne => value != self.value,
             Op::Re | Op::NotRe => {
                 let hit = anchored(&self.value).is_ok_and(|r| r.is_match(value));
                 (self.op == Op::Re) == hit
             }
-        })
+        }
     }
 }
 
@@ -120,11 +115,10 @@ pub fn parse_matcher(s: &str) -> Result<Matcher, String> {
     })
 }
 
-/// An alert's labels: fixed (alertname, rule labels) and those its query may add.
+/// An alert's labels known before it fires: its name and its rule's static labels (the
+/// query's and Prometheus' external labels are not known here).
 pub struct Labels {
     pub fixed: BTreeMap<String, String>,
-    /// None when the query's labels cannot be told.
-    pub from_query: Option<BTreeSet<String>>,
 }
 
 /// One route of the tree.
@@ -330,12 +324,157 @@ pub fn is_config(doc: &Node) -> bool {
     doc.get("route").is_some_and(Node::is_map) && doc.get("receivers").is_some()
 }
 
+/// A route written for Flux's alerts: a matcher value names Flux.
+fn meant_for_flux(route: &Route) -> bool {
+    route
+        .matchers
+        .iter()
+        .any(|m| m.op != Op::Ne && m.op != Op::NotRe && m.value.to_lowercase().contains("flux"))
+}
+
+/// Whether an alert may reach `target` (a route of the tree, by line): every route on the way
+/// may match and no earlier sibling without `continue` surely takes it first.
+fn may_reach(route: &Route, labels: &Labels, target: u64) -> bool {
+    if route.line == target {
+        return true;
+    }
+    for child in &route.children {
+        // Some(false) when a matcher surely fails, Some(true) when all surely hold, None when unknown.
+        let tests: Vec<Option<bool>> = child.matchers.iter().map(|m| m.test(labels)).collect();
+        let verdict = if tests.contains(&Some(false)) {
+            Some(false)
+        } else if tests.iter().all(|t| *t == Some(true)) {
+            Some(true)
+        } else {
+            None
+        };
+        if verdict == Some(false) {
+            continue;
+        }
+        if may_reach(child, labels, target) {
+            return true;
+        }
+        if verdict == Some(true) && !child.continue_ {
+            return false;
+        }
+    }
+    false
+}
+
+fn flux_routes<'a>(route: &'a Route, out: &mut Vec<&'a Route>) {
+    for c in &route.children {
+        if meant_for_flux(c) {
+            out.push(c);
+        }
+        flux_routes(c, out);
+    }
+}
+
+/// FM026: a route whose matchers, with its parents', can never all hold.
+fn unsatisfiable(file: &str, route: &Route, inherited: &[(Matcher, u64)], out: &mut Vec<Finding>) {
+    let mut all: Vec<(Matcher, u64)> = inherited.to_vec();
+    all.extend(route.matchers.iter().map(|m| (m.clone(), route.line)));
+    if let Some((a, b)) = conflict(&all) {
+        if b.1 == route.line {
+            let where_ = if a.1 == route.line {
+                "on this route".to_string()
+            } else {
+                format!("(its parent route on line {})", a.1)
+            };
+            out.push(Finding::new(
+                file,
+                route.line,
+                "FM026",
+                format!(
+                    "this route (receiver {}) never matches: {} and {} {where_} can never both hold",
+                    route.receiver.as_deref().unwrap_or("inherited"),
+                    show(&b.0),
+                    show(&a.0)
+                ),
+                "fix the matcher values (a child route only sees alerts its parent matched)".into(),
+            ));
+            return; // its children cannot be reached either; one finding says it
+        }
+    }
+    for c in &route.children {
+        unsatisfiable(file, c, &all, out);
+    }
+}
+
+fn show(m: &Matcher) -> String {
+    let op = match m.op {
+        Op::Eq => "=",
+        Op::Ne => "!=",
+        Op::Re => "=~",
+        Op::NotRe => "!~",
+    };
+    format!("{}{op}\"{}\"", m.name, m.value)
+}
+
+/// Two matchers on one label that no value satisfies together, when that can be decided: an
+/// equality against any other matcher, or two regexes that are alternations of literals.
+fn conflict(all: &[(Matcher, u64)]) -> Option<((Matcher, u64), (Matcher, u64))> {
+    for (i, a) in all.iter().enumerate() {
+        for b in &all[i + 1..] {
+            if a.0.name != b.0.name {
+                continue;
+            }
+            let candidates = |m: &Matcher| -> Option<Vec<String>> {
+                match m.op {
+                    Op::Eq => Some(vec![m.value.clone()]),
+                    Op::Re => literal_alternatives(&m.value),
+                    _ => None,
+                }
+            };
+            let (sa, sb) = (candidates(&a.0), candidates(&b.0));
+            let disjoint = match (sa, sb) {
+                (Some(va), _) => !va.iter().any(|v| b.0.holds(v)),
+                (None, Some(vb)) => !vb.iter().any(|v| a.0.holds(v)),
+                _ => false,
+            };
+            if disjoint {
+                return Some((a.clone(), b.clone()));
+            }
+        }
+    }
+    None
+}
+
+/// `a|b|c` (optionally in one group) as its literal values; None when it is a real regex.
+fn literal_alternatives(re: &str) -> Option<Vec<String>> {
+    let inner = re
+        .strip_prefix('(')
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or(re);
+    let parts: Vec<String> = inner.split('|').map(str::to_string).collect();
+    parts
+        .iter()
+        .all(|p| {
+            p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ' ' | ':' | '/'))
+        })
+        .then_some(parts)
+}
+
 pub fn lint(file: &str, doc: &Node, alerts: &[AlertRule], out: &mut Vec<Finding>) {
     let Some(root_node) = doc.get("route") else {
         return;
     };
+    super::am_schema::unknown_fields(file, doc, out);
     let root = read_route(file, root_node, out);
     shadowed(file, &root, out);
+    for c in &root.children {
+        unsatisfiable(
+            file,
+            c,
+            &root
+                .matchers
+                .iter()
+                .map(|m| (m.clone(), root.line))
+                .collect::<Vec<_>>(),
+            out,
+        );
+    }
     // Receivers and whether they deliver anywhere.
     let mut defined: BTreeMap<String, bool> = BTreeMap::new();
     for r in doc.get("receivers").map(Node::seq).unwrap_or_default() {
@@ -350,13 +489,18 @@ pub fn lint(file: &str, doc: &Node, alerts: &[AlertRule], out: &mut Vec<Finding>
     }
     check_receivers_defined(file, &root, &defined, out);
     let root_receiver = root.receiver.clone().unwrap_or_default();
+    let mut for_flux = Vec::new();
+    flux_routes(&root, &mut for_flux);
     for a in alerts.iter().filter(|a| a.flux) {
         let mut fixed = a.labels.clone();
         fixed.insert("alertname".into(), a.name.clone());
-        let labels = Labels {
-            fixed,
-            from_query: a.query_labels.clone(),
-        };
+        if fixed
+            .values()
+            .any(|v| super::helm::depends_on_values(v) || v.contains("{{"))
+        {
+            continue; // labels made by templates: their values are not known here
+        }
+        let labels = Labels { fixed };
         let mut reached = BTreeSet::new();
         receivers(&root, &labels, &root_receiver, &mut reached);
         let delivering: Vec<&String> = reached
@@ -371,16 +515,21 @@ pub fn lint(file: &str, doc: &Node, alerts: &[AlertRule], out: &mut Vec<Finding>
                 format!("alert {} reaches no one in {file}: receiver(s) {} deliver nowhere", a.name, join(&reached)),
                 "route it to a receiver with slack_configs, pagerduty_configs, webhook_configs, ...".into(),
             ));
-        } else if reached.len() == 1
-            && reached.contains(&root_receiver)
-            && !root.children.is_empty()
+        } else if !for_flux.is_empty()
+            && !for_flux.iter().any(|r| may_reach(&root, &labels, r.line))
         {
+            let lines: Vec<String> = for_flux.iter().map(|r| r.line.to_string()).collect();
             out.push(Finding::new(
                 &a.file,
                 a.line,
                 "FM023",
-                format!("alert {} reaches only the default receiver {root_receiver:?} (root route, {file}:{}): no route for Flux matches it", a.name, root.line),
-                "add a route that matches it, e.g. matchers: ['alertname=~\"Flux.*\"']".into(),
+                format!(
+                    "alert {} never reaches the route(s) written for Flux ({file}, line {}); it goes to {}",
+                    a.name,
+                    lines.join(", "),
+                    join(&reached)
+                ),
+                "make the Flux route match it, e.g. matchers: ['alertname=~\"Flux.*\"']".into(),
             ));
         }
     }
@@ -407,6 +556,23 @@ fn join(set: &BTreeSet<String>) -> String {
         .map(|s| format!("{s:?}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The receivers an alert with these labels may reach in a configuration (labels it does not
+/// carry, such as external labels, may or may not match, so both ways are followed).
+pub fn route_alert(doc: &Node, labels: &BTreeMap<String, String>) -> BTreeSet<String> {
+    let mut scratch = Vec::new();
+    let Some(root_node) = doc.get("route") else {
+        return BTreeSet::new();
+    };
+    let root = read_route("", root_node, &mut scratch);
+    let root_receiver = root.receiver.clone().unwrap_or_default();
+    let mut reached = BTreeSet::new();
+    let labels = Labels {
+        fixed: labels.clone(),
+    };
+    receivers(&root, &labels, &root_receiver, &mut reached);
+    reached
 }
 
 #[cfg(test)]

@@ -3,14 +3,26 @@
 //! FILE:LINE, a rule id, a severity and a fix for every finding.
 
 pub mod alertmanager;
+pub mod am_schema;
+pub mod coverage;
+pub mod dashboard;
+pub mod eval;
+pub mod exprs;
 pub mod flux;
+pub mod helm;
+pub mod input;
+pub mod install;
+pub mod ksm;
 pub mod prom;
 pub mod promql;
+pub mod relabel;
 pub mod rules;
+pub mod scrape;
+pub mod shapes;
+pub mod walk;
 pub mod yaml;
 
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use model::FluxVersion;
@@ -20,8 +32,9 @@ use crate::cli::{FailOn, KubeArgs, LintArgs, LintFormat};
 use crate::cluster;
 use crate::error::Error;
 use flux::FluxDoc;
+use input::{As, Gathered, Skipped};
 use rules::Severity;
-use yaml::{LoadError, Node};
+use yaml::Node;
 
 /// One problem found, where, and what to do.
 #[derive(Debug, Clone, Serialize)]
@@ -49,6 +62,12 @@ impl Finding {
         }
     }
 
+    /// The same finding at another severity (a rule whose evidence is weaker in this case).
+    pub fn at_severity(mut self, severity: Severity) -> Finding {
+        self.severity = severity;
+        self
+    }
+
     pub fn location(&self) -> String {
         if self.line == 0 {
             self.file.clone()
@@ -59,84 +78,21 @@ impl Finding {
 }
 
 /// What the rules are judged against.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Inputs {
     pub version: FluxVersion,
     /// (kind, spec.interval) of the Flux objects among the manifests, for FM006.
     pub intervals: Vec<(String, Duration)>,
+    /// The Flux targets of the scrape configuration given (empty model when none).
+    pub scrape: scrape::Model,
+    /// The kube-state-metrics custom-resource families configured, when a config was given.
+    pub ksm: ksm::Families,
 }
 
-/// Everything read, classified.
-#[derive(Default)]
-struct Gathered {
-    rules: Vec<(String, Node)>,
-    alertmanager: Vec<(String, Node)>,
-    flux: Vec<FluxDoc>,
-    intervals: Vec<(String, Duration)>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum As {
-    Any,
-    Rules,
-    Alertmanager,
-    Flux,
-}
-
-impl Gathered {
-    fn add(&mut self, paths: &[PathBuf], as_: As) -> Result<(), LoadError> {
-        for path in yaml::expand(paths)? {
-            let file = path.display().to_string();
-            let docs = yaml::load_file(&path)?;
-            let mut used = false;
-            for doc in docs {
-                used |= self.classify(&file, doc, as_);
-            }
-            if !used && as_ == As::Alertmanager {
-                return Err(LoadError(format!(
-                    "{file}: not an Alertmanager configuration (no route and receivers)"
-                )));
-            }
-            if !used && as_ == As::Rules {
-                eprintln!("warning: {file}: no Prometheus rule groups found");
-            }
-        }
-        Ok(())
-    }
-
-    fn classify(&mut self, file: &str, doc: Node, as_: As) -> bool {
-        if matches!(as_, As::Any | As::Rules) && prom::groups_of(&doc).is_some() {
-            self.rules.push((file.to_string(), doc));
-            return true;
-        }
-        if matches!(as_, As::Any | As::Alertmanager) && alertmanager::is_config(&doc) {
-            self.alertmanager.push((file.to_string(), doc));
-            return true;
-        }
-        if matches!(as_, As::Any | As::Flux) {
-            if flux::is_alert_or_provider(&doc) {
-                self.flux.push(FluxDoc {
-                    file: file.to_string(),
-                    node: doc,
-                });
-                return true;
-            }
-            let kind = doc.get("kind").and_then(Node::as_str).unwrap_or("");
-            let flux_kind = doc
-                .get("apiVersion")
-                .and_then(Node::as_str)
-                .is_some_and(|a| a.contains(".toolkit.fluxcd.io/"));
-            if let (true, Some(i)) = (
-                flux_kind,
-                doc.at(&["spec", "interval"]).and_then(Node::as_str),
-            ) {
-                if let Ok(d) = model::parse_go_duration(i) {
-                    self.intervals.push((kind.to_string(), d));
-                    return true;
-                }
-            }
-        }
-        false
+impl Inputs {
+    /// Whether the kube-state-metrics configuration given makes `family` with `label`.
+    pub fn ksm_has(&self, family: &str, label: &str) -> bool {
+        self.ksm.has(family, label)
     }
 }
 
@@ -147,6 +103,12 @@ pub struct Report {
     pub flux_version: String,
     pub findings: Vec<Finding>,
     pub summary: Summary,
+    /// Parts of the input not read (Helm templates that need rendering, dashboards by URL, ...).
+    pub skipped: Vec<Skipped>,
+    /// Files that could not be read; the exit status is then 2.
+    pub errors: Vec<String>,
+    /// What each file was read as.
+    pub read: Vec<input::Read>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -157,24 +119,88 @@ pub struct Summary {
 }
 
 /// Lints what was gathered. Pure: no I/O.
-fn lint_all(g: &Gathered, inputs: &Inputs) -> Vec<Finding> {
+pub fn lint_all(g: &Gathered, inputs: &Inputs, skipped: &mut Vec<Skipped>) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut alerts = Vec::new();
-    for (file, doc) in &g.rules {
-        if let Some(groups) = prom::groups_of(doc) {
-            alerts.extend(prom::lint(file, groups, inputs, &mut out));
-        }
+    for doc in &g.rules {
+        alerts.extend(prom::lint(doc, inputs, &mut out, skipped));
     }
     prom::duplicates(&alerts, &mut out);
     for (file, doc) in &g.alertmanager {
         alertmanager::lint(file, doc, &alerts, &mut out);
     }
-    flux::lint(&g.flux, &mut out);
+    flux::lint(&g.flux, &g.secrets, inputs.version, &mut out);
+    dashboard::lint(&g.dashboards, inputs, &mut out);
     out.sort_by(|a, b| (&a.file, a.line, a.rule).cmp(&(&b.file, b.line, b.rule)));
     out.dedup_by(|a, b| {
         a.file == b.file && a.line == b.line && a.rule == b.rule && a.message == b.message
     });
     out
+}
+
+/// Reads what the arguments name, then the cluster when needed; the Flux version to judge for.
+async fn gather(
+    kube: &KubeArgs,
+    args: &LintArgs,
+    want_objects: bool,
+) -> Result<(Gathered, FluxVersion), Error> {
+    let mut g = Gathered::default();
+    let load = |g: &mut Gathered| -> Result<(), yaml::LoadError> {
+        g.add(&args.paths, As::Any)?;
+        g.add(&args.rules, As::Rules)?;
+        if let Some(am) = &args.alertmanager_config {
+            g.add(std::slice::from_ref(am), As::Alertmanager)?;
+        }
+        g.add(&args.flux_manifests, As::Flux)
+    };
+    load(&mut g).map_err(|e| Error::Input(e.0))?;
+    let given_files = !args.paths.is_empty()
+        || !args.rules.is_empty()
+        || args.alertmanager_config.is_some()
+        || !args.flux_manifests.is_empty();
+    let cluster_alerts = g.flux.is_empty() && args.flux_manifests.is_empty();
+    let cluster_objects = want_objects && g.objects.is_empty() && args.flux_manifests.is_empty();
+    let mut version = args.flux_version;
+    if version.is_none() || cluster_alerts || cluster_objects {
+        match from_cluster(kube, cluster_alerts, cluster_objects).await {
+            Ok((v, docs)) => {
+                if version.is_none() {
+                    version = v;
+                }
+                for d in docs {
+                    if flux::is_alert_or_provider(&d.node) {
+                        g.flux.push(d);
+                    } else {
+                        g.objects.push(d);
+                    }
+                }
+            }
+            Err(e) if !given_files => return Err(e),
+            Err(e) if version.is_none() => {
+                eprintln!("note: no cluster to read the Flux version from ({e})")
+            }
+            Err(_) => {}
+        }
+    }
+    let version = version.unwrap_or_else(|| {
+        eprintln!(
+            "note: linting for Flux {} (the newest known); pass --flux-version to choose",
+            FluxVersion::newest()
+        );
+        FluxVersion::newest()
+    });
+    Ok((g, version))
+}
+
+/// (kind, interval) of the Flux objects given, for FM006.
+fn intervals(objects: &[FluxDoc]) -> Vec<(String, Duration)> {
+    objects
+        .iter()
+        .filter_map(|d| {
+            let i = d.node.at(&["spec", "interval"]).and_then(Node::as_str)?;
+            Some((d.kind().to_string(), model::parse_go_duration(i).ok()?))
+        })
+        .collect()
 }
 
 pub async fn run(kube: &KubeArgs, args: &LintArgs) -> Result<u8, Error> {
@@ -194,50 +220,57 @@ pub async fn run(kube: &KubeArgs, args: &LintArgs) -> Result<u8, Error> {
             ))),
         };
     }
-    let mut g = Gathered::default();
-    let load = |g: &mut Gathered| -> Result<(), LoadError> {
-        g.add(&args.paths, As::Any)?;
-        g.add(&args.rules, As::Rules)?;
-        if let Some(am) = &args.alertmanager_config {
-            g.add(std::slice::from_ref(am), As::Alertmanager)?;
+    let (g, version) = match gather(kube, args, args.coverage).await {
+        Ok(gathered) => gathered,
+        Err(e) => {
+            // A script reading -o json still gets JSON: an empty report naming the error.
+            if args.output == LintFormat::Json && !args.coverage {
+                let report = Report {
+                    flux_version: args.flux_version.unwrap_or(FluxVersion::newest()).to_string(),
+                    findings: Vec::new(),
+                    summary: Summary::default(),
+                    skipped: Vec::new(),
+                    errors: vec![e.to_string()],
+                    read: Vec::new(),
+                };
+                let text = serde_json::to_string_pretty(&report).unwrap_or_default();
+                let _ = writeln!(stdout, "{text}");
+            }
+            return Err(e);
         }
-        g.add(&args.flux_manifests, As::Flux)
     };
-    load(&mut g).map_err(|e| Error::Input(e.0))?;
-
-    let given_files = !args.paths.is_empty()
-        || !args.rules.is_empty()
-        || args.alertmanager_config.is_some()
-        || !args.flux_manifests.is_empty();
-    let want_cluster_flux = g.flux.is_empty() && args.flux_manifests.is_empty();
-    let mut version = args.flux_version;
-    if version.is_none() || want_cluster_flux {
-        match from_cluster(kube, want_cluster_flux).await {
-            Ok((v, docs)) => {
-                if version.is_none() {
-                    version = v;
-                }
-                g.flux.extend(docs);
-            }
-            Err(e) if !given_files => return Err(e),
-            Err(e) if version.is_none() => {
-                eprintln!("note: no cluster to read the Flux version from ({e})")
-            }
-            Err(_) => {}
-        }
-    }
-    let version = version.unwrap_or_else(|| {
-        eprintln!(
-            "note: linting for Flux {} (the newest known); pass --flux-version to choose",
-            FluxVersion::newest()
-        );
-        FluxVersion::newest()
-    });
+    let mut scrape_findings = Vec::new();
     let inputs = Inputs {
         version,
-        intervals: g.intervals.clone(),
+        intervals: intervals(&g.objects),
+        scrape: scrape::model(&g.scrape, version, &mut scrape_findings),
+        ksm: ksm::Families::read(&g.ksm),
     };
-    let findings = lint_all(&g, &inputs);
+    let mut skipped = g.skipped.clone();
+    for e in &g.errors {
+        eprintln!("error: {e}");
+    }
+    if args.coverage {
+        let report = coverage::build(&g, &inputs);
+        let text = match args.output {
+            LintFormat::Json => {
+                serde_json::to_string_pretty(&report).map_err(|e| Error::Input(e.to_string()))?
+                    + "\n"
+            }
+            LintFormat::Text => coverage::render_text(&report),
+        };
+        stdout.write_all(text.as_bytes())?;
+        stdout.flush()?;
+        if !g.errors.is_empty() {
+            return Ok(2);
+        }
+        return Ok(u8::from(report.unheard > 0));
+    }
+    let mut findings = lint_all(&g, &inputs, &mut skipped);
+    findings.extend(scrape_findings);
+    findings.sort_by(|a, b| (&a.file, a.line, a.rule).cmp(&(&b.file, b.line, b.rule)));
+    skipped.sort();
+    skipped.dedup();
     let mut summary = Summary::default();
     for f in &findings {
         match f.severity {
@@ -256,13 +289,21 @@ pub async fn run(kube: &KubeArgs, args: &LintArgs) -> Result<u8, Error> {
         flux_version: version.to_string(),
         findings,
         summary,
+        skipped,
+        errors: g.errors.clone(),
+        read: g.read.clone(),
     };
     let text = match args.output {
-        LintFormat::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+        LintFormat::Json => {
+            serde_json::to_string_pretty(&report).map_err(|e| Error::Input(e.to_string()))? + "\n"
+        }
         LintFormat::Text => render_text(&report),
     };
     stdout.write_all(text.as_bytes())?;
     stdout.flush()?;
+    if !report.errors.is_empty() {
+        return Ok(2);
+    }
     Ok(u8::from(failing))
 }
 
@@ -277,6 +318,9 @@ pub fn render_text(r: &Report) -> String {
             f.message,
             f.fix
         ));
+    }
+    for k in &r.skipped {
+        out.push_str(&format!("{}:{}: skipped: {}\n", k.file, k.line, k.reason));
     }
     let s = &r.summary;
     if r.findings.is_empty() {
@@ -298,7 +342,8 @@ pub fn render_text(r: &Report) -> String {
 /// Providers of the current context's cluster.
 async fn from_cluster(
     kube: &KubeArgs,
-    with_objects: bool,
+    alerts: bool,
+    objects: bool,
 ) -> Result<(Option<FluxVersion>, Vec<FluxDoc>), Error> {
     let clusters = cluster::clusters(kube).await?;
     let Some(first) = clusters.into_iter().next() else {
@@ -308,16 +353,23 @@ async fn from_cluster(
     let discovered = crate::discovery::discover(&c).await?;
     let version = crate::check::install::detect_version(&c, &discovered).await;
     let mut docs = Vec::new();
-    if with_objects {
+    if alerts || objects {
         let scope = crate::status::collect::Scope::default();
-        for kind in discovered
-            .kinds
-            .iter()
-            .filter(|k| matches!(k.kind(), "Alert" | "Provider"))
-        {
-            let items = crate::status::collect::list_kind(&c, kind, &scope)
-                .await
-                .map_err(|e| Error::Input(format!("cannot list {}: {e}", kind.info.plural)))?;
+        for kind in discovered.kinds.iter().filter(|k| {
+            if matches!(k.kind(), "Alert" | "Provider") {
+                alerts
+            } else {
+                objects
+            }
+        }) {
+            let items = match crate::status::collect::list_kind(&c, kind, &scope).await {
+                Ok(items) => items,
+                // One unreadable kind must not hide the others.
+                Err(e) => {
+                    eprintln!("warning: cannot list {}: {e}", kind.info.plural);
+                    continue;
+                }
+            };
             for item in items {
                 let o = model::FluxObject::new(&item);
                 let file = format!("{}:{}/{}/{}", c.context, o.kind(), o.namespace(), o.name());

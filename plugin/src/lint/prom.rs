@@ -1,20 +1,15 @@
-//! Prometheus rules (PrometheusRule objects or plain rule files) against the Flux metrics
-//! catalog of the target Flux version: parse, metric names, labels and their values, `for`,
-//! severity/summary/runbook_url, duplicates.
+//! Prometheus rules (PrometheusRule and VMRule objects, plain, Thanos and Mimir/Cortex rule
+//! files) against the Flux metrics catalog of the target Flux version: each expression (see
+//! `exprs`), `for`, severity and annotations, annotations that read labels the query drops,
+//! duplicates.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
-use model::metrics::{self, MetricSource};
-use model::FluxVersion;
-use promql_parser::label::MatchOp;
-use promql_parser::parser::Expr;
-use promql_parser::util::walk_expr;
-
-use super::promql::{
-    all_matchers, allowed_values, closest, is_flux_name, known_elsewhere, line_in, matcher_admits,
-    op_text, output_labels, selector_name, Selectors, TARGET_LABELS,
-};
+use super::exprs::{self, ExprCtx, ExprFacts};
+use super::helm;
+use super::input::{Dialect, RuleDoc, Skipped};
+use super::promql::closed_labels;
 use super::yaml::Node;
 use super::{Finding, Inputs};
 
@@ -27,8 +22,12 @@ pub struct AlertRule {
     pub labels: BTreeMap<String, String>,
     /// Whether its expression reads a Flux metric (or its name says Flux).
     pub flux: bool,
-    /// The labels its alerts can carry from the query; None when that cannot be told.
-    pub query_labels: Option<BTreeSet<String>>,
+    /// The expression, for coverage.
+    pub expr: String,
+    /// `for`, when given.
+    pub for_: Option<Duration>,
+    /// From a Helm template (duplicates may be alternatives of an if/else).
+    pub templated: bool,
 }
 
 /// The rule groups of a document: `spec.groups` of a PrometheusRule, or `groups` of a rule file.
@@ -39,168 +38,39 @@ pub fn groups_of(doc: &Node) -> Option<&Node> {
     doc.get("groups")
 }
 
-/// What one expression tells: findings about its selectors, and which Flux kinds it watches.
-struct ExprFacts {
-    flux: bool,
-    kinds: Vec<String>,
-}
-
-fn lint_expr(
-    expr: &Expr,
-    text: &str,
-    version: FluxVersion,
-    file: &str,
-    base: u64,
-    who: &str,
-    out: &mut Vec<Finding>,
-) -> ExprFacts {
-    let mut sel = Selectors::default();
-    let _ = walk_expr(&mut sel, expr);
-    let mut facts = ExprFacts {
-        flux: false,
-        kinds: Vec::new(),
-    };
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for vs in &sel.0 {
-        let Some(name) = selector_name(vs) else {
-            continue;
-        };
-        let nth = seen.entry(name.clone()).or_default();
-        let line = line_in(text, base, &name, *nth);
-        *nth += 1;
-        let at = |rule, message: String, fix: String| Finding::new(file, line, rule, message, fix);
-        let matchers = all_matchers(vs);
-        let family = metrics::family(&name);
-        if is_flux_name(&name) || family.is_some_and(|f| f.source != MetricSource::Prometheus) {
-            facts.flux = true;
-        }
-        for m in &matchers {
-            if matches!(
-                m.name.as_str(),
-                "kind" | "customresource_kind" | "controller"
-            ) {
-                for k in model::KINDS.iter() {
-                    let v = if m.name == "controller" {
-                        k.kind.to_lowercase()
-                    } else {
-                        k.kind.to_string()
-                    };
-                    if matcher_admits(m, &v)
-                        && !matches!(m.op, MatchOp::NotEqual | MatchOp::NotRe(_))
-                    {
-                        facts.kinds.push(k.kind.to_string());
-                    }
-                }
-            }
-        }
-        match family {
-            Some(f) if !metrics::exists_in(f, version) => out.push(at(
-                "FM002",
-                format!("{who}: metric {name} was removed in Flux 2.5 (linting for Flux {version}): it selects nothing and this rule never fires"),
-                if f.name == metrics::SUSPEND_STATUS {
-                    "use gotk_resource_info{suspended=\"true\"} from kube-state-metrics".into()
-                } else {
-                    "use gotk_resource_info{ready=\"False\"} from kube-state-metrics (flux2-monitoring-example config)".into()
-                },
-            )),
-            Some(f) if f.name == metrics::RECONCILE_CONDITION || f.name == metrics::SUSPEND_STATUS => {
-                let helm = matchers.iter().any(|m| m.name == "kind" && m.op == MatchOp::Equal && m.value == "HelmRelease");
-                if helm {
-                    out.push(at(
-                        "FM002",
-                        format!("{who}: helm-controller stopped emitting {name} in Flux 2.2: kind=\"HelmRelease\" selects nothing"),
-                        "use gotk_resource_info{customresource_kind=\"HelmRelease\"} from kube-state-metrics".into(),
-                    ));
-                }
-            }
-            None if is_flux_name(&name) && !known_elsewhere(&name) => out.push(at(
-                "FM003",
-                format!("{who}: no Flux version exposes metric {name}"),
-                closest(&name).map_or_else(
-                    || "use a metric of the Flux catalog (gotk_resource_info, gotk_reconcile_duration_seconds, controller_runtime_*)".into(),
-                    |c| format!("did you mean {c}?"),
-                ),
-            )),
-            _ => {}
-        }
-        let Some(f) = family else { continue };
-        for m in &matchers {
-            if m.name == "__name__" {
-                continue;
-            }
-            let is_info = f.name == metrics::RESOURCE_INFO;
-            if is_info && m.name == "namespace" {
-                out.push(at(
-                    "FM004",
-                    format!("{who}: gotk_resource_info's namespace label is kube-state-metrics' own namespace; the object's is exported_namespace"),
-                    format!("match exported_namespace{}\"{}\" instead", op_text(&m.op), m.value),
-                ));
-                continue;
-            }
-            let own = f.labels.contains(&m.name.as_str());
-            let renamed = m.name == "exported_namespace" && f.labels.contains(&"namespace");
-            if !own && !renamed && !TARGET_LABELS.contains(&m.name.as_str()) {
-                let hint = if is_info && m.name == "status" {
-                    "gotk_resource_info carries the Ready status as ready=\"True|False|Unknown\""
-                        .to_string()
-                } else {
-                    format!("{} has labels {}", f.name, f.labels.join(", "))
-                };
-                out.push(at(
-                    "FM004",
-                    format!("{who}: {name} has no label {}", m.name),
-                    hint,
-                ));
-                continue;
-            }
-            if let Some(allowed) = allowed_values(f.name, &m.name) {
-                let positive = matches!(m.op, MatchOp::Equal | MatchOp::Re(_));
-                if positive && !allowed.iter().any(|v| matcher_admits(m, v)) {
-                    let suggestion = allowed
-                        .iter()
-                        .find(|v| v.eq_ignore_ascii_case(&m.value))
-                        .map_or_else(
-                            || format!("one of {}", allowed.join(", ")),
-                            |v| format!("\"{v}\" (values are case-sensitive)"),
-                        );
-                    out.push(at(
-                        "FM005",
-                        format!(
-                            "{who}: {}{}\"{}\" matches no value {name} ever has",
-                            m.name,
-                            op_text(&m.op),
-                            m.value
-                        ),
-                        format!("use {}", suggestion),
-                    ));
-                }
-            }
-        }
-    }
-    facts
+/// Whether a name speaks of Flux.
+fn says_flux(s: &str) -> bool {
+    s.to_lowercase().contains("flux")
 }
 
 /// Lints every rule of one document; returns the alerting rules for routing and duplicate checks.
-pub fn lint(file: &str, groups: &Node, inputs: &Inputs, out: &mut Vec<Finding>) -> Vec<AlertRule> {
+pub fn lint(
+    doc: &RuleDoc,
+    inputs: &Inputs,
+    out: &mut Vec<Finding>,
+    skipped: &mut Vec<Skipped>,
+) -> Vec<AlertRule> {
+    let file = doc.file.as_str();
     let mut alerts = Vec::new();
     let mut group_names: HashMap<String, u64> = HashMap::new();
-    for group in groups.seq() {
-        if let Some(name) = group.get("name") {
-            let text = name.scalar_text().unwrap_or_default();
-            if let Some(first) = group_names.insert(text.clone(), name.line) {
+    for group in doc.groups.get("groups").map(Node::seq).unwrap_or_default() {
+        let group_name = group
+            .get("name")
+            .and_then(Node::scalar_text)
+            .unwrap_or_default();
+        if let Some(name) = group.get("name").filter(|_| !doc.templated) {
+            if let Some(first) = group_names.insert(group_name.clone(), name.line) {
                 out.push(Finding::new(
                     file,
                     name.line,
                     "FM011",
-                    format!(
-                        "rule group {text:?} is defined twice in this file (first on line {first})"
-                    ),
+                    format!("rule group {group_name:?} is defined twice in this file (first on line {first})"),
                     "rename or merge the groups".into(),
                 ));
             }
         }
         for rule in group.get("rules").map(Node::seq).unwrap_or_default() {
-            if let Some(a) = lint_rule(file, rule, inputs, out) {
+            if let Some(a) = lint_rule(doc, &group_name, rule, inputs, out, skipped) {
                 alerts.push(a);
             }
         }
@@ -208,12 +78,36 @@ pub fn lint(file: &str, groups: &Node, inputs: &Inputs, out: &mut Vec<Finding>) 
     alerts
 }
 
+/// Whether an expression that PromQL does not read is written in another query language.
+fn other_language(text: &str, dialect: Dialect) -> Option<&'static str> {
+    if dialect == Dialect::MetricsQl {
+        return Some("MetricsQL (VictoriaMetrics)");
+    }
+    let logql = [
+        "|=",
+        "|~",
+        "!~ \"",
+        "| json",
+        "| logfmt",
+        "| pattern",
+        "| line_format",
+        "| unwrap",
+    ];
+    if logql.iter().any(|m| text.contains(m)) {
+        return Some("LogQL (Loki)");
+    }
+    None
+}
+
 fn lint_rule(
-    file: &str,
+    doc: &RuleDoc,
+    group: &str,
     rule: &Node,
     inputs: &Inputs,
     out: &mut Vec<Finding>,
+    skipped: &mut Vec<Skipped>,
 ) -> Option<AlertRule> {
+    let file = doc.file.as_str();
     let alert = rule.get("alert").and_then(Node::scalar_text);
     let who = alert
         .clone()
@@ -227,26 +121,37 @@ fn lint_rule(
     let expr_node = rule.get("expr");
     let expr_text = expr_node.and_then(Node::scalar_text).unwrap_or_default();
     let line = expr_node.map_or(rule.line, |n| n.line);
-    let mut facts = ExprFacts {
-        flux: false,
-        kinds: Vec::new(),
-    };
-    let mut query_labels = None;
+    if helm::depends_on_values(&expr_text) {
+        skipped.push(Skipped {
+            file: file.into(),
+            line,
+            reason: format!("{who}: the expression is made by Helm values; lint the output of `helm template` to check it"),
+        });
+        return None;
+    }
+    let flux_alert = says_flux(alert.as_deref().unwrap_or("")) || says_flux(group);
+    let mut facts = ExprFacts::default();
+    let mut closed = None;
     match promql_parser::parser::parse(&expr_text) {
         Ok(expr) => {
-            facts = lint_expr(&expr, &expr_text, inputs.version, file, line, &who, out);
-            query_labels = output_labels(&expr);
+            let ctx = ExprCtx { file, line, text: &expr_text, who: &who, inputs, flux_alert, variables: false };
+            facts = exprs::lint_expr(&expr, &ctx, out);
+            closed = closed_labels(&expr);
         }
-        Err(e) => out.push(Finding::new(
-            file,
-            line,
-            "FM001",
-            format!(
-                "{who}: PromQL does not parse: {}",
-                e.lines().next().unwrap_or("").trim()
-            ),
-            "correct the expression (promtool check rules shows the same error)".into(),
-        )),
+        Err(e) => match other_language(&expr_text, doc.dialect) {
+            Some(lang) => skipped.push(Skipped {
+                file: file.into(),
+                line,
+                reason: format!("{who}: the expression is not PromQL, it reads as {lang}; lint judges PromQL only"),
+            }),
+            None => out.push(Finding::new(
+                file,
+                line,
+                "FM001",
+                format!("{who}: PromQL does not parse: {}", super::yaml::shorten(e.lines().next().unwrap_or(""))),
+                "correct the expression (promtool check rules shows the same error)".into(),
+            )),
+        },
     }
     let name = alert?;
     let labels: BTreeMap<String, String> = rule
@@ -259,51 +164,131 @@ fn lint_rule(
         })
         .unwrap_or_default();
     let annotations = rule.get("annotations");
-    let has_annotation = |k: &str| {
+    let annotation = |k: &str| {
         annotations
             .and_then(|a| a.get(k))
             .and_then(Node::scalar_text)
-            .is_some_and(|v| !v.trim().is_empty())
+            .filter(|v| !v.trim().is_empty())
     };
-    let flux = facts.flux || name.starts_with("Flux");
+    let flux = facts.flux || says_flux(&name);
     if facts.flux {
         lint_for(file, rule, &name, &facts.kinds, inputs, out);
     }
-    if !labels.contains_key("severity") {
-        out.push(Finding::new(
-            file,
-            rule.line,
-            "FM007",
-            format!("alert {name} has no severity label"),
-            "add labels: {severity: critical} (or warning)".into(),
-        ));
+    if flux {
+        if !labels.contains_key("severity") {
+            out.push(Finding::new(
+                file,
+                rule.line,
+                "FM007",
+                format!("alert {name} has no severity label"),
+                "add labels: {severity: critical} (or warning)".into(),
+            ));
+        }
+        if ["summary", "description", "message"]
+            .iter()
+            .all(|k| annotation(k).is_none())
+        {
+            out.push(Finding::new(
+                file,
+                rule.line,
+                "FM008",
+                format!("alert {name} has no summary, description or message annotation: the notification says only its name"),
+                "add annotations.summary naming the object (kind, namespace, name)".into(),
+            ));
+        }
+        if annotation("runbook_url").is_none() {
+            out.push(Finding::new(
+                file,
+                rule.line,
+                "FM009",
+                format!("alert {name} has no runbook_url annotation"),
+                "add annotations.runbook_url".into(),
+            ));
+        }
+        if let (Some(closed), Some(ann)) = (&closed, annotations) {
+            dropped_labels(file, &name, ann, closed, &labels, out);
+        }
     }
-    if !has_annotation("summary") {
-        out.push(Finding::new(
-            file,
-            rule.line,
-            "FM008",
-            format!("alert {name} has no summary annotation"),
-            "add annotations.summary naming the object (kind, namespace, name)".into(),
-        ));
-    }
-    if !has_annotation("runbook_url") {
-        out.push(Finding::new(
-            file,
-            rule.line,
-            "FM009",
-            format!("alert {name} has no runbook_url annotation"),
-            "add annotations.runbook_url".into(),
-        ));
-    }
+    let for_ = rule
+        .get("for")
+        .and_then(Node::scalar_text)
+        .and_then(|t| promql_parser::util::parse_duration(&t).ok());
     Some(AlertRule {
         file: file.to_string(),
         line: rule.line,
         name,
         labels,
         flux,
-        query_labels,
+        expr: expr_text,
+        for_,
+        templated: doc.templated,
     })
+}
+
+/// The labels an annotation template reads: `$labels.x`, `.Labels.x`, `index $labels "x"`.
+fn template_labels(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for prefix in ["$labels.", ".Labels."] {
+        for (i, _) in text.match_indices(prefix) {
+            let rest = &text[i + prefix.len()..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                out.push(name);
+            }
+        }
+    }
+    for (i, _) in text.match_indices("index $labels \"") {
+        let rest = &text[i + "index $labels \"".len()..];
+        if let Some(end) = rest.find('"') {
+            out.push(rest[..end].to_string());
+        }
+    }
+    out
+}
+
+/// FM014: an annotation reads a label the query's aggregation has dropped.
+fn dropped_labels(
+    file: &str,
+    name: &str,
+    annotations: &Node,
+    closed: &BTreeSet<String>,
+    static_labels: &BTreeMap<String, String>,
+    out: &mut Vec<Finding>,
+) {
+    for (k, v) in annotations.entries() {
+        let Some(text) = v.scalar_text() else {
+            continue;
+        };
+        let mut missing: Vec<String> = template_labels(&text)
+            .into_iter()
+            // Rule labels are not in $labels in Prometheus, but some rulers add them: silent.
+            .filter(|l| !closed.contains(l) && !static_labels.contains_key(l) && l != "alertname")
+            .collect();
+        missing.sort();
+        missing.dedup();
+        if missing.is_empty() {
+            continue;
+        }
+        let kept = if closed.is_empty() {
+            "no labels".to_string()
+        } else {
+            closed.iter().cloned().collect::<Vec<_>>().join(", ")
+        };
+        out.push(Finding::new(
+            file,
+            v.line,
+            "FM014",
+            format!(
+                "alert {name}: annotation {} reads {} but the query keeps only {kept}: it renders empty",
+                k.scalar_text().unwrap_or_default(),
+                missing.iter().map(|l| format!("$labels.{l}")).collect::<Vec<_>>().join(", ")
+            ),
+            format!("keep the labels in the aggregation (e.g. by ({})) or drop them from the annotation", closed.iter().chain(missing.iter()).cloned().collect::<Vec<_>>().join(", ")),
+        ));
+    }
 }
 
 /// FM006: `for` against the interval of the objects watched (from the Flux manifests given), at least 1m.
@@ -340,6 +325,9 @@ fn lint_for(
         )),
         Some(n) => {
             let text = n.scalar_text().unwrap_or_default();
+            if helm::depends_on_values(&text) {
+                return;
+            }
             match promql_parser::util::parse_duration(&text) {
                 Ok(d) if d < want => out.push(Finding::new(
                     file,
@@ -361,10 +349,11 @@ fn lint_for(
     }
 }
 
-/// FM010: alerting rules with the same name and the same labels.
+/// FM010: alerting rules with the same name and the same labels (alternatives of a Helm
+/// if/else are not duplicates).
 pub fn duplicates(alerts: &[AlertRule], out: &mut Vec<Finding>) {
     let mut seen: HashMap<(&str, &BTreeMap<String, String>), &AlertRule> = HashMap::new();
-    for a in alerts {
+    for a in alerts.iter().filter(|a| !a.templated) {
         if let Some(first) = seen.get(&(a.name.as_str(), &a.labels)) {
             out.push(Finding::new(
                 &a.file,

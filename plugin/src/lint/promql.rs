@@ -9,94 +9,6 @@ use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::{Expr, VectorSelector};
 use promql_parser::util::ExprVisitor;
 
-/// The labels an expression's result series can carry; None when unknown (any).
-pub fn output_labels(e: &Expr) -> Option<BTreeSet<String>> {
-    use promql_parser::parser::LabelModifier;
-    use promql_parser::parser::VectorMatchCardinality as Card;
-    let set = |ls: &[String]| ls.iter().cloned().collect::<BTreeSet<String>>();
-    match e {
-        Expr::NumberLiteral(_) | Expr::StringLiteral(_) => Some(BTreeSet::new()),
-        Expr::VectorSelector(vs) => selector_labels(vs),
-        Expr::MatrixSelector(ms) => selector_labels(&ms.vs),
-        Expr::Paren(p) => output_labels(&p.expr),
-        Expr::Unary(u) => output_labels(&u.expr),
-        Expr::Subquery(s) => output_labels(&s.expr),
-        Expr::Aggregate(a) => match &a.modifier {
-            Some(LabelModifier::Include(ls)) => Some(set(&ls.labels)),
-            Some(LabelModifier::Exclude(ls)) => output_labels(&a.expr).map(|mut all| {
-                for l in &ls.labels {
-                    all.remove(l);
-                }
-                all
-            }),
-            None => Some(BTreeSet::new()),
-        },
-        Expr::Binary(b) => {
-            let (l, r) = (output_labels(&b.lhs), output_labels(&b.rhs));
-            let scalar = |x: &Expr| matches!(x, Expr::NumberLiteral(_));
-            match b.modifier.as_ref().map(|m| &m.card) {
-                Some(Card::OneToMany(extra)) => r.map(|mut r| {
-                    r.extend(extra.labels.iter().cloned());
-                    r
-                }),
-                Some(Card::ManyToOne(extra)) => l.map(|mut l| {
-                    l.extend(extra.labels.iter().cloned());
-                    l
-                }),
-                _ if scalar(&b.lhs) => r,
-                _ => l,
-            }
-        }
-        Expr::Call(c) => {
-            let arg = |i: usize| c.args.args.get(i).and_then(|a| output_labels(a));
-            match c.func.name {
-                "histogram_quantile" => arg(1).map(|mut s| {
-                    s.remove("le");
-                    s
-                }),
-                "rate" | "irate" | "increase" | "delta" | "idelta" | "deriv" | "abs" | "ceil"
-                | "floor" | "round" | "clamp" | "clamp_min" | "clamp_max" | "sort"
-                | "sort_desc" | "changes" | "resets" => arg(0),
-                n if n.ends_with("_over_time") => arg(0),
-                _ => None,
-            }
-        }
-        Expr::Extension(_) => None,
-    }
-}
-
-pub(super) fn selector_labels(vs: &VectorSelector) -> Option<BTreeSet<String>> {
-    let f = metrics::family(&selector_name(vs)?)?;
-    let mut s: BTreeSet<String> = f
-        .labels
-        .iter()
-        .chain(TARGET_LABELS)
-        .map(|l| l.to_string())
-        .collect();
-    if f.labels.contains(&"namespace") {
-        s.insert("exported_namespace".into());
-    }
-    Some(s)
-}
-
-/// Labels every scraped series may carry besides its own (target labels, relabelling habits).
-pub(super) const TARGET_LABELS: &[&str] = &[
-    "__name__",
-    "job",
-    "instance",
-    "namespace",
-    "pod",
-    "container",
-    "service",
-    "endpoint",
-    "cluster",
-    "prometheus",
-    "prometheus_replica",
-    "node",
-    "le",
-    "quantile",
-];
-
 /// Families outside the catalog's label tables that Flux (or the Flux Operator) does serve.
 pub(super) fn known_elsewhere(name: &str) -> bool {
     matches!(
@@ -105,6 +17,8 @@ pub(super) fn known_elsewhere(name: &str) -> bool {
             | "flux_resource_info"
             | "flux_instance_info"
             | "flux_resourceset_info"
+            | "flux_resourcesetinputprovider_info"
+            | "flux_operator_info"
     ) || [
         "gotk_token_cache_",
         "gotk_event_",
@@ -169,7 +83,9 @@ pub(super) fn allowed_values(metric: &str, label: &str) -> Option<Vec<String>> {
     let info = metric == "gotk_resource_info" || metric == "flux_resource_info";
     match label {
         "ready" if info => owned(&["True", "False", "Unknown"]),
-        "suspended" if info => owned(&["true", "false"]),
+        // kube-state-metrics prints spec.suspend as Go does; the Flux Operator capitalises it.
+        "suspended" if metric == "gotk_resource_info" => owned(&["true", "false"]),
+        "suspended" if metric == "flux_resource_info" => owned(&["True", "False"]),
         "customresource_kind" if metric == "gotk_resource_info" => kinds(),
         "customresource_group" if metric == "gotk_resource_info" => {
             let mut g: Vec<String> = model::KINDS.iter().map(|k| k.group.to_string()).collect();
@@ -257,5 +173,103 @@ pub(super) fn op_text(op: &MatchOp) -> &'static str {
         MatchOp::NotEqual => "!=",
         MatchOp::Re(_) => "=~",
         MatchOp::NotRe(_) => "!~",
+    }
+}
+
+/// The labels an expression's result series carry when that set is closed (an aggregation
+/// `by (...)` or without grouping, `absent()`, literals); None when target labels, relabelling
+/// or an unknown function could add others. Used to tell that an annotation reads a label the
+/// query has dropped.
+pub fn closed_labels(e: &Expr) -> Option<BTreeSet<String>> {
+    use promql_parser::parser::LabelModifier;
+    use promql_parser::parser::VectorMatchCardinality as Card;
+    match e {
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) => Some(BTreeSet::new()),
+        Expr::VectorSelector(_) | Expr::MatrixSelector(_) | Expr::Extension(_) => None,
+        Expr::Paren(p) => closed_labels(&p.expr),
+        Expr::Unary(u) => closed_labels(&u.expr),
+        Expr::Subquery(s) => closed_labels(&s.expr),
+        Expr::Aggregate(a) => {
+            let op = a.op.to_string();
+            let mut base = match &a.modifier {
+                Some(LabelModifier::Include(ls)) => ls.labels.iter().cloned().collect(),
+                Some(LabelModifier::Exclude(_)) => return None,
+                None => BTreeSet::new(),
+            };
+            match op.as_str() {
+                "topk" | "bottomk" | "limitk" | "limit_ratio" => closed_labels(&a.expr),
+                "count_values" => {
+                    if let Some(Expr::StringLiteral(s)) = a.param.as_deref() {
+                        base.insert(s.val.clone());
+                    }
+                    Some(base)
+                }
+                _ => Some(base),
+            }
+        }
+        Expr::Binary(b) => {
+            let scalar = |x: &Expr| {
+                closed_labels(x).is_some_and(|s| s.is_empty()) && !matches!(x, Expr::Aggregate(_))
+            };
+            let card = b.modifier.as_ref().map(|m| &m.card);
+            match card {
+                Some(Card::ManyToOne(extra)) => closed_labels(&b.lhs).map(|mut l| {
+                    l.extend(extra.labels.iter().cloned());
+                    l
+                }),
+                Some(Card::OneToMany(extra)) => closed_labels(&b.rhs).map(|mut r| {
+                    r.extend(extra.labels.iter().cloned());
+                    r
+                }),
+                _ if b.op.to_string() == "or" => {
+                    let (l, r) = (closed_labels(&b.lhs)?, closed_labels(&b.rhs)?);
+                    Some(l.union(&r).cloned().collect())
+                }
+                _ if scalar(&b.lhs) => closed_labels(&b.rhs),
+                _ => closed_labels(&b.lhs),
+            }
+        }
+        Expr::Call(c) => {
+            let arg = |i: usize| c.args.args.get(i).and_then(|a| closed_labels(a));
+            let str_arg = |i: usize| match c.args.args.get(i).map(|a| &**a) {
+                Some(Expr::StringLiteral(s)) => Some(s.val.clone()),
+                _ => None,
+            };
+            match c.func.name {
+                "vector" | "time" | "scalar" | "pi" => Some(BTreeSet::new()),
+                "absent" | "absent_over_time" => {
+                    // absent() keeps the equality matchers of its selector.
+                    let vs = match c.args.args.first().map(|a| &**a) {
+                        Some(Expr::VectorSelector(vs)) => vs,
+                        Some(Expr::MatrixSelector(ms)) => &ms.vs,
+                        _ => return Some(BTreeSet::new()),
+                    };
+                    Some(
+                        vs.matchers
+                            .matchers
+                            .iter()
+                            .filter(|m| m.op == MatchOp::Equal && m.name != "__name__")
+                            .map(|m| m.name.clone())
+                            .collect(),
+                    )
+                }
+                "label_replace" | "label_join" => arg(0).map(|mut s| {
+                    if let Some(dst) = str_arg(1) {
+                        s.insert(dst);
+                    }
+                    s
+                }),
+                "histogram_quantile" => arg(1).map(|mut s| {
+                    s.remove("le");
+                    s
+                }),
+                "rate" | "irate" | "increase" | "delta" | "idelta" | "deriv" | "abs" | "ceil"
+                | "floor" | "round" | "clamp" | "clamp_min" | "clamp_max" | "sort"
+                | "sort_desc" | "changes" | "resets" | "predict_linear" | "exp" | "ln" | "log2"
+                | "log10" | "sqrt" | "sgn" => arg(0),
+                n if n.ends_with("_over_time") => arg(0),
+                _ => None,
+            }
+        }
     }
 }

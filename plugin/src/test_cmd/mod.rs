@@ -192,7 +192,7 @@ fn run_scenario(
             .map_err(|e| InputError(format!("{}: cannot create: {e}", dir.display())))?;
         let test = promtool::test_file(&scenario.name, rule_files, &table, &wanted);
         write(&dir.join("test.yaml"), &test)?;
-        promtool::run(promtool_bin, &dir, "test.yaml")?
+        promtool::run(promtool_bin, &dir, "test.yaml").map_err(|e| InputError(rules.locate(&e.0)))?
     };
 
     let ctx = judge::Context {

@@ -35,6 +35,16 @@ pub struct RuleSet {
     /// Metric names any rule reads; `None` when a selector has no fixed name (then every
     /// sampled series is needed).
     pub needed: Option<BTreeSet<String>>,
+    /// Where each generated file's groups and rules come from, for promtool's messages.
+    pub origins: Vec<Origin>,
+}
+
+/// The user's file behind one generated rule file: per group, its name and `file:line`, and
+/// the `file:line` of each of its rules.
+#[derive(Debug, Default)]
+pub struct Origin {
+    pub file: String,
+    pub groups: Vec<(String, u64, Vec<u64>)>,
 }
 
 impl RuleSet {
@@ -135,13 +145,25 @@ fn load_file(path: &Path, set: &mut RuleSet) -> Result<(), InputError> {
         };
         found = true;
         let mut out_groups = Vec::new();
+        let mut origin = Origin {
+            file: shown.clone(),
+            groups: Vec::new(),
+        };
         for group in groups.seq() {
+            let mut lines = Vec::new();
             for rule in group.get("rules").map(Node::seq).unwrap_or_default() {
                 read_rule(&shown, rule, set)?;
+                lines.push(rule.line);
             }
+            let name = group
+                .get("name")
+                .and_then(Node::scalar_text)
+                .unwrap_or_default();
+            origin.groups.push((name, group.line, lines));
             out_groups.push(to_json(group));
         }
         set.files.push(json!({ "groups": out_groups }));
+        set.origins.push(origin);
     }
     if !found {
         return Err(InputError(format!(
@@ -194,6 +216,115 @@ fn read_rule(file: &str, rule: &Node, set: &mut RuleSet) -> Result<(), InputErro
     Ok(())
 }
 
+impl RuleSet {
+    /// promtool's messages about the generated rule files (`../rules-N.yaml`), pointed at the
+    /// user's file and line: `group "g", rule 2, "name": ...` names the rule; `line L` of an
+    /// unmarshal error is a line of the generated file, mapped to the rule that holds it.
+    pub fn locate(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (i, origin) in self.origins.iter().enumerate() {
+            let generated = format!("../rules-{i}.yaml");
+            if !out.contains(&generated) {
+                continue;
+            }
+            let rule_at = |group: &str, n: usize| -> Option<u64> {
+                let (_, _, rules) = origin.groups.iter().find(|(g, _, _)| g == group)?;
+                rules.get(n.checked_sub(1)?).copied()
+            };
+            let mut fixed = String::new();
+            for part in out.split(" | ") {
+                let part = part.trim();
+                let rest = part.strip_prefix(&format!("{generated}: ")).map(|r| {
+                    // An optional `L:C: ` position in the generated file.
+                    let mut it = r.splitn(3, ':');
+                    match (it.next(), it.next(), it.next()) {
+                        (Some(l), Some(c), Some(tail))
+                            if l.chars().all(|x| x.is_ascii_digit())
+                                && c.chars().all(|x| x.is_ascii_digit()) =>
+                        {
+                            tail.trim_start().to_string()
+                        }
+                        _ => r.to_string(),
+                    }
+                });
+                let located = match rest {
+                    Some(r) if r.starts_with("group \"") => {
+                        let group = r["group \"".len()..]
+                            .split('"')
+                            .next()
+                            .unwrap_or("")
+                            .to_string();
+                        let n: Option<usize> = r
+                            .split(", rule ")
+                            .nth(1)
+                            .and_then(|t| t.split(',').next())
+                            .and_then(|t| t.trim().parse().ok());
+                        match n.and_then(|n| rule_at(&group, n)) {
+                            Some(line) => format!("{}:{line}: {r}", origin.file),
+                            None => match origin.groups.iter().find(|(g, _, _)| *g == group) {
+                                Some((_, line, _)) => format!("{}:{line}: {r}", origin.file),
+                                None => format!("{}: {r}", origin.file),
+                            },
+                        }
+                    }
+                    Some(r) => format!("{}: {r}", origin.file),
+                    None => match part
+                        .strip_prefix("line ")
+                        .and_then(|t| t.split(':').next())
+                        .and_then(|l| l.trim().parse::<usize>().ok())
+                    {
+                        Some(l) => match self.rule_of_generated_line(i, l) {
+                            Some(line) => format!(
+                                "{}:{line}: {}",
+                                origin.file,
+                                &part[part.find(':').map_or(0, |c| c + 1)..].trim()
+                            ),
+                            None => part.to_string(),
+                        },
+                        None => part.to_string(),
+                    },
+                };
+                if !fixed.is_empty() {
+                    fixed.push_str(" | ");
+                }
+                fixed.push_str(&located);
+            }
+            out = fixed;
+        }
+        out
+    }
+
+    /// The user's line of the rule that holds line `l` of generated file `i` (written with the
+    /// same serializer, so its layout is known: one `- ` item per rule under each `rules:`).
+    fn rule_of_generated_line(&self, i: usize, l: usize) -> Option<u64> {
+        let text = serde_saphyr::to_string(self.files.get(i)?).ok()?;
+        let origin = self.origins.get(i)?;
+        // groups:
+        // - name: g          <- a group item at the indentation of `groups:`
+        //   rules:
+        //   - alert: a       <- a rule item at the indentation of its `rules:`
+        let (mut group, mut rule): (Option<usize>, Option<usize>) = (None, None);
+        let mut rules_indent: Option<usize> = None;
+        for (n, line) in text.lines().enumerate() {
+            let indent = line.len() - line.trim_start().len();
+            let t = line.trim_start();
+            if indent == 0 && t.starts_with("- ") {
+                group = Some(group.map_or(0, |g| g + 1));
+                rule = None;
+                rules_indent = None;
+            } else if t.starts_with("rules:") && rules_indent.is_none() {
+                rules_indent = Some(indent);
+            } else if rules_indent == Some(indent) && t.starts_with("- ") {
+                rule = Some(rule.map_or(0, |x| x + 1));
+            }
+            if n + 1 == l {
+                return origin.groups.get(group?)?.2.get(rule?).copied();
+            }
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,5 +341,48 @@ mod tests {
         );
         let e = promql_parser::parser::parse("{job=\"x\"}").unwrap();
         assert!(metric_names(&e).is_err());
+    }
+}
+
+#[cfg(test)]
+mod locate_tests {
+    use super::*;
+
+    #[test]
+    fn promtool_messages_point_at_the_users_file_and_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("rules.yaml");
+        std::fs::write(
+            &file,
+            "# comment\napiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {name: r}\nspec:\n  groups:\n    - name: flux\n      rules:\n        - alert: A\n          expr: up == 0\n        - alert: B\n          expr: up == 1\n          labels: {bad-label: x}\n    - name: other\n      rules:\n        - record: good\n          expr: up\n        - alert: C\n          expr: up == 0\n          unknown_field: 1\n",
+        )
+        .unwrap();
+        let set = load(std::slice::from_ref(&file)).unwrap();
+        let shown = file.display().to_string();
+        let msg = "promtool test rules failed: Unit Testing: test.yaml | FAILED: | ../rules-0.yaml: group \"flux\", rule 2, \"B\": invalid label name: bad-label | ../rules-0.yaml: 7:17: group \"other\", rule 1, \"good\": oops";
+        let located = set.locate(msg);
+        assert!(
+            located.contains(&format!(
+                "{shown}:11: group \"flux\", rule 2, \"B\": invalid label name"
+            )),
+            "{located}"
+        );
+        assert!(
+            located.contains(&format!("{shown}:16: group \"other\", rule 1")),
+            "{located}"
+        );
+        assert!(!located.contains("rules-0.yaml"), "{located}");
+        // An unmarshal error names a line of the generated file: mapped to the rule holding it.
+        let generated = serde_saphyr::to_string(&set.files[0]).unwrap();
+        let l = generated
+            .lines()
+            .position(|x| x.contains("unknown_field"))
+            .unwrap()
+            + 1;
+        let located = set.locate(&format!("../rules-0.yaml: yaml: unmarshal errors: | line {l}: field unknown_field not found in type rulefmt.RuleNode"));
+        assert!(
+            located.contains(&format!("{shown}:18: field unknown_field not found")),
+            "{located}\n{generated}"
+        );
     }
 }
