@@ -1,7 +1,9 @@
 //! The scenario library proves the recommended rule pack: `kubectl flux-monitor test` over every
 //! scenario of scenarios/library with the pack of `kubectl flux-monitor rules` and the library's
-//! Alertmanager config passes every expectation, on the newest Flux and on Flux 2.4; every alert
-//! of the pack is expected to fire somewhere, and the healthy baseline forbids every one of them.
+//! Alertmanager config passes every expectation, on Flux 2.4, 2.7 and 2.9, and on 2.9 with the
+//! Flux Operator's `flux_resource_info` instead of kube-state-metrics (the pack of `rules
+//! --metrics-source flux-operator`); every alert of the pack is expected to fire somewhere, and
+//! the healthy baseline forbids every one of them.
 
 use std::process::Command;
 
@@ -12,9 +14,9 @@ fn have(tool: &str) -> bool {
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
 }
 
-fn pack(version: &str, dir: &std::path::Path) -> std::path::PathBuf {
+fn pack(version: &str, source: &str, dir: &std::path::Path) -> std::path::PathBuf {
     let out = Command::new(bin("kubectl-flux_monitor"))
-        .args(["rules", "--flux-version", version])
+        .args(["rules", "--flux-version", version, "--metrics-source", source])
         .output()
         .unwrap();
     assert!(
@@ -22,7 +24,7 @@ fn pack(version: &str, dir: &std::path::Path) -> std::path::PathBuf {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let file = dir.join(format!("flux-{version}.rules.yaml"));
+    let file = dir.join(format!("flux-{version}-{source}.rules.yaml"));
     std::fs::write(&file, &out.stdout).unwrap();
     file
 }
@@ -35,13 +37,10 @@ fn alert_names(pack: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
-fn run_library(version: &str) {
-    if !have("promtool") || !have("amtool") {
-        eprintln!("skipped: promtool/amtool not installed (make setup)");
-        return;
-    }
+fn run_library(version: &str, source: &str) {
+    assert!(have("promtool") && have("amtool"), "promtool and amtool are needed (make setup installs them)");
     let dir = tempfile::tempdir().unwrap();
-    let rules = pack(version, dir.path());
+    let rules = pack(version, source, dir.path());
     let junit = dir.path().join("library.xml");
     let library = workspace().join("scenarios/library");
     let started = std::time::Instant::now();
@@ -53,7 +52,7 @@ fn run_library(version: &str) {
         .arg(&rules)
         .arg("--alertmanager-config")
         .arg(library.join("alertmanager.yaml"))
-        .args(["--flux-version", version])
+        .args(["--flux-version", version, "--resource-metrics", source])
         .arg("--junit")
         .arg(&junit)
         .env("NO_COLOR", "1")
@@ -105,11 +104,24 @@ fn run_library(version: &str) {
 }
 
 #[test]
-fn library_proves_the_pack_on_the_newest_flux() {
-    run_library("2.7");
+fn library_proves_the_pack_on_flux_2_9() {
+    run_library("2.9", "kube-state-metrics");
+}
+
+#[test]
+fn library_proves_the_pack_on_flux_2_7() {
+    run_library("2.7", "kube-state-metrics");
 }
 
 #[test]
 fn library_proves_the_pack_on_flux_2_4() {
-    run_library("2.4");
+    run_library("2.4", "kube-state-metrics");
+}
+
+#[test]
+fn library_proves_the_flux_operator_pack_on_flux_2_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = pack("2.9", "flux-operator", dir.path());
+    assert!(!std::fs::read_to_string(&rules).unwrap().contains("gotk_resource_info"));
+    run_library("2.9", "flux-operator");
 }

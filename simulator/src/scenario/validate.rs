@@ -364,7 +364,12 @@ impl Validator<'_> {
         };
         let interval = match (kind, &r.interval) {
             (Some(k), Some(i)) if !has_interval(k, version) => {
-                self.error(line(i), format!("{} has no interval in Flux {version}: remove `interval`", a(k.kind)));
+                let when = if FluxVersion::all().into_iter().any(|v| has_interval(k, v)) {
+                    format!(" in Flux {version}")
+                } else {
+                    String::new()
+                };
+                self.error(line(i), format!("{} has no interval{when}: remove `interval`", a(k.kind)));
                 None
             }
             (_, Some(i)) => self.positive_duration(i, "interval"),
