@@ -20,6 +20,7 @@ use simulator::scenario::{load_dir_or_file, Scenario};
 use simulator::telemetry::VirtualScraper;
 
 use crate::cli::{TestArgs, TestFormat};
+use crate::tools::{self, Program};
 use report::{Case, ScenarioReport};
 
 /// Bad input or a missing tool: the run cannot tell (exit 2). The message names FILE:LINE
@@ -55,16 +56,19 @@ fn run_inner(args: &TestArgs) -> Result<u8, InputError> {
         }
     }
     let rules = rules_input::load(&args.rules)?;
-    let router = args
-        .alertmanager_config
-        .as_deref()
-        .map(routes::Router::new)
-        .transpose()?;
+    let promtool = tools::find(Program::Promtool, args.promtool.as_deref()).map_err(InputError)?;
+    let amtool = match &args.alertmanager_config {
+        Some(_) => Some(tools::find(Program::Amtool, args.amtool.as_deref()).map_err(InputError)?),
+        None => None,
+    };
+    let router = match (&args.alertmanager_config, &amtool) {
+        (Some(config), Some(amtool)) => Some(routes::Router::new(config, amtool)?),
+        _ => None,
+    };
     let manifests = match args.flux_manifests.as_slice() {
         [] => None,
         paths => Some(load_manifests(paths)?),
     };
-    let promtool = promtool::binary()?;
 
     // Where the promtool files go: --keep DIR, or a temporary directory removed at the end.
     let temp;
@@ -95,13 +99,14 @@ fn run_inner(args: &TestArgs) -> Result<u8, InputError> {
             &rule_files,
             router.as_ref(),
             manifests.as_deref(),
-            &promtool,
+            &promtool.path,
             &base,
         )?);
     }
     let elapsed = started.elapsed();
     let failed = reports.iter().flat_map(|r| &r.cases).any(|c| !c.passed);
-    let junit = report::junit(&reports);
+    let ran: Vec<&tools::Tool> = std::iter::once(&promtool).chain(amtool.as_ref()).collect();
+    let junit = report::junit(&reports, &ran);
     if let Some(path) = &args.junit {
         std::fs::write(path, &junit)
             .map_err(|e| InputError(format!("{}: cannot write: {e}", path.display())))?;
@@ -111,6 +116,7 @@ fn run_inner(args: &TestArgs) -> Result<u8, InputError> {
             "{}",
             report::text(
                 &reports,
+                &ran,
                 elapsed,
                 std::io::IsTerminal::is_terminal(&std::io::stdout())
             )

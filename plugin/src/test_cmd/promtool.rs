@@ -5,7 +5,7 @@
 //! subset, deadlines, "never"), which exact-match `exp_alerts` alone cannot express.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -164,22 +164,6 @@ pub fn test_file(
             "alert_rule_test": probes,
         }]
     })
-}
-
-/// Where promtool is: `$PROMTOOL`, else `promtool` on PATH.
-pub fn binary() -> Result<PathBuf, InputError> {
-    if let Some(p) = std::env::var_os("PROMTOOL") {
-        return Ok(PathBuf::from(p));
-    }
-    find_on_path("promtool").ok_or_else(|| {
-        InputError("promtool not found on PATH: install the Debian package prometheus (make setup) or set PROMTOOL".into())
-    })
-}
-
-pub fn find_on_path(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
 }
 
 /// Runs `promtool test rules FILE` in `dir` and reads what fired.

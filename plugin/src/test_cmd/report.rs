@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use model::FluxVersion;
 use crate::output::expectations::{self, JunitCase, JunitSuite};
+use crate::tools::{self, Tool};
+use model::FluxVersion;
 
 #[derive(Debug, Clone)]
 pub struct Case {
@@ -40,8 +41,8 @@ pub struct ScenarioReport {
     pub elapsed: Duration,
 }
 
-pub fn text(reports: &[ScenarioReport], elapsed: Duration, color: bool) -> String {
-    let mut out = String::new();
+pub fn text(reports: &[ScenarioReport], ran: &[&Tool], elapsed: Duration, color: bool) -> String {
+    let mut out = format!("{}\n", tools::against(ran));
     let (mut passed, mut failed) = (0, 0);
     for r in reports {
         out.push_str(&format!(
@@ -61,12 +62,19 @@ pub fn text(reports: &[ScenarioReport], elapsed: Duration, color: bool) -> Strin
             out.push_str(&format!("  {tag} {}: {}\n", c.name, c.reason));
         }
     }
-    out.push_str(&expectations::summary(reports.len(), passed, failed, elapsed));
+    out.push_str(&expectations::summary(
+        reports.len(),
+        passed,
+        failed,
+        elapsed,
+    ));
     out
 }
 
-pub fn junit(reports: &[ScenarioReport]) -> String {
+pub fn junit(reports: &[ScenarioReport], ran: &[&Tool]) -> String {
+    let properties = tools::properties(ran);
     let suites = reports.iter().map(|r| JunitSuite {
+        properties: properties.clone(),
         name: format!("{} (Flux {})", r.name, r.version),
         scenario: r.name.clone(),
         file: r.file.clone(),
