@@ -270,9 +270,7 @@ impl ControlPlane {
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
         params.distinguished_name.push(DnType::CommonName, user);
         for g in groups {
-            params
-                .distinguished_name
-                .push(DnType::OrganizationName, *g);
+            params.distinguished_name.push(DnType::OrganizationName, *g);
         }
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         let issuer = Issuer::from_params(&self.ca_params, &self.ca_key);

@@ -1,19 +1,16 @@
 //! Loopback stand-ins for what real Flux controllers fetch from and post to in the differential
-//! test: a Git server (Debian's `git http-backend` behind a small HTTP front, smart HTTP as
-//! source-controller's go-git speaks it), a Helm repository served from a directory, and a sink
-//! that records what a generic Provider posts. Each listens on 127.0.0.1 (port 0) on a runtime of
-//! its own and stops when dropped.
+//! test: a file server (the source artifacts kustomize-controller downloads) and a sink that
+//! records what a generic Provider posts; and Debian's git to make the commits. Each server
+//! listens on 127.0.0.1 (port 0) on a runtime of its own and stops when dropped.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
-use tokio::io::AsyncWriteExt;
+use axum::http::{Method, StatusCode};
+use axum::response::IntoResponse;
 
 /// A server on its own runtime thread; shut down on drop.
 pub struct Server {
@@ -35,7 +32,9 @@ impl Server {
                 let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
                     .await
                     .expect("bind 127.0.0.1:0");
-                addr_tx.send(listener.local_addr().expect("addr")).expect("send addr");
+                addr_tx
+                    .send(listener.local_addr().expect("addr"))
+                    .expect("send addr");
                 let _ = axum::serve(listener, app)
                     .with_graceful_shutdown(async {
                         let _ = stopped.await;
@@ -87,91 +86,6 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// Serves the bare repositories under `root` over smart HTTP: `{url}/NAME.git`.
-pub fn git_server(root: &Path) -> Server {
-    let root = Arc::new(root.to_path_buf());
-    let app = axum::Router::new()
-        .fallback(git_cgi)
-        .with_state(root);
-    Server::start(app)
-}
-
-/// One request through `git http-backend` (CGI): the request's method, path, query and body in;
-/// its `Status:` and headers, then the body, out.
-async fn git_cgi(State(root): State<Arc<PathBuf>>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let body = match axum::body::to_bytes(body, 64 << 20).await {
-        Ok(b) => b,
-        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
-    };
-    let mut cmd = tokio::process::Command::new("git");
-    cmd.arg("http-backend")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("GIT_PROJECT_ROOT", root.as_path())
-        .env("GIT_HTTP_EXPORT_ALL", "1")
-        .env("REQUEST_METHOD", parts.method.as_str())
-        .env("PATH_INFO", parts.uri.path())
-        .env("QUERY_STRING", parts.uri.query().unwrap_or(""))
-        .env("CONTENT_LENGTH", body.len().to_string())
-        .env("REMOTE_ADDR", "127.0.0.1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    if let Some(ct) = parts.headers.get("content-type").and_then(|v| v.to_str().ok()) {
-        cmd.env("CONTENT_TYPE", ct);
-    }
-    if let Some(enc) = parts.headers.get("git-protocol").and_then(|v| v.to_str().ok()) {
-        cmd.env("GIT_PROTOCOL", enc);
-    }
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    };
-    let mut stdin = child.stdin.take().expect("stdin");
-    let writer = tokio::spawn(async move {
-        let _ = stdin.write_all(&body).await;
-    });
-    let out = match child.wait_with_output().await {
-        Ok(o) => o,
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    };
-    let _ = writer.await;
-    cgi_response(&out.stdout)
-}
-
-fn cgi_response(raw: &[u8]) -> Response {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| (i, 4))
-        .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
-    let Some((at, sep)) = split else {
-        return (StatusCode::BAD_GATEWAY, "git http-backend wrote no headers").into_response();
-    };
-    let head = String::from_utf8_lossy(&raw[..at]);
-    let mut status = StatusCode::OK;
-    let mut headers = HeaderMap::new();
-    for line in head.lines() {
-        let Some((k, v)) = line.split_once(':') else {
-            continue;
-        };
-        let v = v.trim();
-        if k.eq_ignore_ascii_case("status") {
-            if let Some(code) = v.split_whitespace().next().and_then(|c| c.parse().ok()) {
-                status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
-            }
-        } else if let (Ok(name), Ok(value)) = (
-            axum::http::HeaderName::from_bytes(k.trim().as_bytes()),
-            axum::http::HeaderValue::from_str(v),
-        ) {
-            headers.insert(name, value);
-        }
-    }
-    (status, headers, Body::from(raw[at + sep..].to_vec())).into_response()
-}
-
 /// Serves the files under `dir` (a Helm repository: index.yaml and chart archives).
 pub fn file_server(dir: &Path) -> Server {
     let dir = Arc::new(dir.to_path_buf());
@@ -212,56 +126,4 @@ pub fn sink() -> (Server, Received) {
         )
         .with_state(got.clone());
     (Server::start(app), got)
-}
-
-/// A chart archive (`NAME-VERSION.tgz`) with a Chart.yaml and one ConfigMap template, and the
-/// repository index naming it, written into `dir` for a repository served at `url`.
-pub fn helm_repository(dir: &Path, url: &str, name: &str, versions: &[&str]) {
-    let mut entries = String::new();
-    for version in versions {
-        let work = tempfile::tempdir().expect("tempdir");
-        let chart = work.path().join(name);
-        std::fs::create_dir_all(chart.join("templates")).expect("chart dir");
-        std::fs::write(
-            chart.join("Chart.yaml"),
-            format!("apiVersion: v2\nname: {name}\nversion: {version}\nappVersion: \"{version}\"\n"),
-        )
-        .expect("Chart.yaml");
-        std::fs::write(
-            chart.join("templates/configmap.yaml"),
-            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  version: {{ .Chart.Version | quote }}\n",
-        )
-        .expect("template");
-        let archive = dir.join(format!("{name}-{version}.tgz"));
-        let status = std::process::Command::new("tar")
-            .arg("-czf")
-            .arg(&archive)
-            .arg("-C")
-            .arg(work.path())
-            .arg(name)
-            .status()
-            .expect("run tar");
-        assert!(status.success(), "tar {}", archive.display());
-        let digest = sha256_hex(&archive);
-        entries.push_str(&format!(
-            "  - apiVersion: v2\n    name: {name}\n    version: {version}\n    appVersion: \"{version}\"\n    digest: {digest}\n    created: \"2026-01-01T00:00:00Z\"\n    urls:\n      - {url}/{name}-{version}.tgz\n"
-        ));
-    }
-    std::fs::write(
-        dir.join("index.yaml"),
-        format!("apiVersion: v1\nentries:\n  {name}:\n{entries}generated: \"2026-01-01T00:00:00Z\"\n"),
-    )
-    .expect("index.yaml");
-}
-
-fn sha256_hex(path: &Path) -> String {
-    let out = std::process::Command::new("sha256sum")
-        .arg(path)
-        .output()
-        .expect("run sha256sum");
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_string()
 }

@@ -20,20 +20,32 @@ fn current_tools() -> Option<(PathBuf, PathBuf)> {
         "promtool/amtool are not in {}: run make upstream",
         dir.display()
     );
-    eprintln!("skipped: the current promtool/amtool are not built in {} (make upstream)", dir.display());
+    eprintln!(
+        "skipped: the current promtool/amtool are not built in {} (make upstream)",
+        dir.display()
+    );
     None
 }
 
 fn pack(version: &str, dir: &Path) -> PathBuf {
-    let out = Command::new(bin("kubectl-flux_monitor")).args(["rules", "--flux-version", version]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(bin("kubectl-flux_monitor"))
+        .args(["rules", "--flux-version", version])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let file = dir.join(format!("flux-{version}.rules.yaml"));
     std::fs::write(&file, &out.stdout).unwrap();
     file
 }
 
 fn run_library(version: &str) {
-    let Some((promtool, amtool)) = current_tools() else { return };
+    let Some((promtool, amtool)) = current_tools() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let rules = pack(version, dir.path());
     let junit = dir.path().join("library.xml");
@@ -57,24 +69,51 @@ fn run_library(version: &str) {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!stdout.contains("FAIL"), "{stdout}");
     let first = stdout.lines().next().unwrap_or("");
     assert!(first.starts_with("against promtool 3."), "{first}");
-    assert!(first.contains(&format!("({})", promtool.display())) && first.contains(&format!("amtool 0.31.1 ({})", amtool.display())), "{first}");
+    assert!(
+        first.contains(&format!("({})", promtool.display()))
+            && first.contains(&format!("amtool 0.31.1 ({})", amtool.display())),
+        "{first}"
+    );
     let xml = std::fs::read_to_string(&junit).unwrap();
     let doc = roxmltree::Document::parse(&xml).unwrap();
     assert_eq!(doc.root_element().attribute("failures"), Some("0"), "{xml}");
-    let suites: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testsuite")).collect();
+    let suites: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testsuite"))
+        .collect();
     assert!(suites.len() >= 12, "{xml}");
     for s in suites {
         let props: Vec<(&str, &str)> = s
             .descendants()
             .filter(|n| n.has_tag_name("property"))
-            .map(|p| (p.attribute("name").unwrap_or(""), p.attribute("value").unwrap_or("")))
+            .map(|p| {
+                (
+                    p.attribute("name").unwrap_or(""),
+                    p.attribute("value").unwrap_or(""),
+                )
+            })
             .collect();
-        assert!(props.iter().any(|(n, v)| *n == "amtool.version" && *v == "0.31.1"), "{props:?}");
-        assert!(props.iter().any(|(n, v)| *n == "promtool.version" && v.starts_with("3.")), "{props:?}");
+        assert!(
+            props
+                .iter()
+                .any(|(n, v)| *n == "amtool.version" && *v == "0.31.1"),
+            "{props:?}"
+        );
+        assert!(
+            props
+                .iter()
+                .any(|(n, v)| *n == "promtool.version" && v.starts_with("3.")),
+            "{props:?}"
+        );
     }
 }
 

@@ -91,7 +91,12 @@ fn verdicts(kubeconfig: &Path) -> Vec<(String, String)> {
         .map(|i| {
             let r = &i["objectRef"];
             (
-                format!("{}/{}/{}", r["kind"].as_str().unwrap_or(""), r["namespace"].as_str().unwrap_or(""), r["name"].as_str().unwrap_or("")),
+                format!(
+                    "{}/{}/{}",
+                    r["kind"].as_str().unwrap_or(""),
+                    r["namespace"].as_str().unwrap_or(""),
+                    r["name"].as_str().unwrap_or("")
+                ),
                 i["verdict"].as_str().unwrap_or("").to_string(),
             )
         })
@@ -105,11 +110,18 @@ fn plugin_and_flux_sim_on_a_real_api_server() {
     let Some((etcd, apiserver)) = controlplane::binaries() else {
         return;
     };
-    assert!(have_kubectl(), "kubectl is not on PATH (make setup installs it)");
+    assert!(
+        have_kubectl(),
+        "kubectl is not on PATH (make setup installs it)"
+    );
     let started = Instant::now();
     let cp = ControlPlane::start(&etcd, &apiserver);
     let workdir = cp.dir().to_path_buf();
-    eprintln!("control plane ready on {} in {:.1}s", cp.url, started.elapsed().as_secs_f64());
+    eprintln!(
+        "control plane ready on {} in {:.1}s",
+        cp.url,
+        started.elapsed().as_secs_f64()
+    );
     cp.install_flux("v2.7.5");
 
     // Keys and certificates stay owner-only.
@@ -127,7 +139,10 @@ fn plugin_and_flux_sim_on_a_real_api_server() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let server = v.to_string();
-    assert!(server.contains("v1.37.2"), "the server version of kube-apiserver v1.37.2: {server}");
+    assert!(
+        server.contains("v1.37.2"),
+        "the server version of kube-apiserver v1.37.2: {server}"
+    );
 
     // flux-sim's controllers drive the scenario's objects in the real API server.
     let dir = tempfile::tempdir().unwrap();
@@ -148,17 +163,38 @@ fn plugin_and_flux_sim_on_a_real_api_server() {
             .all(|(o, v)| got.iter().any(|(go, gv)| go == o && gv == v))
             .then_some(got)
     });
-    assert!(got.is_some(), "status never showed {want:?}; last: {:?}", verdicts(&cp.admin));
+    assert!(
+        got.is_some(),
+        "status never showed {want:?}; last: {:?}",
+        verdicts(&cp.admin)
+    );
 
     // status through kubectl as a table, exit 1 for the failing Kustomization.
     let out = kubectl_with(&cp.admin, &["flux-monitor", "status", "-A"]);
-    assert_eq!(out.status.code(), Some(1), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let table = text(&out.stdout);
-    assert!(table.lines().any(|l| l.contains("Kustomization/apps") && l.contains("Failing") && l.contains("kustomize build failed")), "{table}");
+    assert!(
+        table.lines().any(|l| l.contains("Kustomization/apps")
+            && l.contains("Failing")
+            && l.contains("kustomize build failed")),
+        "{table}"
+    );
 
     // check: the failing object, and the controllers' Deployments that no kubelet ever ran.
     let out = kubectl_with(&cp.admin, &["flux-monitor", "check", "-o", "json"]);
-    assert_eq!(out.status.code(), Some(1), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let check = |id: &str| -> Vec<(String, bool, String)> {
         report["clusters"][0]["checks"]
@@ -170,23 +206,52 @@ fn plugin_and_flux_sim_on_a_real_api_server() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|k| (k["subject"].as_str().unwrap_or("").to_string(), k["passed"] == true, k["message"].as_str().unwrap_or("").to_string()))
+            .map(|k| {
+                (
+                    k["subject"].as_str().unwrap_or("").to_string(),
+                    k["passed"] == true,
+                    k["message"].as_str().unwrap_or("").to_string(),
+                )
+            })
             .collect()
     };
     // Failing for seconds only: within the check's default `after` of 10m, so not yet a failure.
-    let apps = check("not-ready").into_iter().find(|k| k.0 == "Kustomization/flux-system/apps").unwrap_or_else(|| panic!("{report}"));
-    assert!(apps.1 && apps.2.starts_with("not Ready for ") && apps.2.ends_with("(BuildFailed)"), "{apps:?}");
+    let apps = check("not-ready")
+        .into_iter()
+        .find(|k| k.0 == "Kustomization/flux-system/apps")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(
+        apps.1 && apps.2.starts_with("not Ready for ") && apps.2.ends_with("(BuildFailed)"),
+        "{apps:?}"
+    );
     let controllers = check("controllers");
-    let kc = controllers.iter().find(|k| k.0 == "Deployment/flux-system/kustomize-controller").unwrap_or_else(|| panic!("{report}"));
-    assert!(!kc.1 && kc.2.contains("0/1 replicas available"), "a Deployment without pods is not available: {kc:?}");
+    let kc = controllers
+        .iter()
+        .find(|k| k.0 == "Deployment/flux-system/kustomize-controller")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(
+        !kc.1 && kc.2.contains("0/1 replicas available"),
+        "a Deployment without pods is not available: {kc:?}"
+    );
 
     // --watch sees a fault asked for on a live object within seconds.
-    let path = std::env::join_paths(std::iter::once(bin_dir()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap()))).unwrap();
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
     let mut watch = Command::new("kubectl")
         .env("KUBECONFIG", &cp.admin)
         .env("PATH", path)
         .env("NO_COLOR", "1")
-        .args(["flux-monitor", "status", "-n", "flux-system", "--kind", "Kustomization", "--watch"])
+        .args([
+            "flux-monitor",
+            "status",
+            "-n",
+            "flux-system",
+            "--kind",
+            "Kustomization",
+            "--watch",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -210,7 +275,14 @@ fn plugin_and_flux_sim_on_a_real_api_server() {
         }
     }
     assert!(seen, "status --watch printed no frame with infra");
-    cp.kubectl_ok(&["annotate", "kustomization", "infra", "-n", "flux-system", "flux-sim.flux-monitor.dev/fault=build-failure"]);
+    cp.kubectl_ok(&[
+        "annotate",
+        "kustomization",
+        "infra",
+        "-n",
+        "flux-system",
+        "flux-sim.flux-monitor.dev/fault=build-failure",
+    ]);
     let injected = Instant::now();
     let mut shown = None;
     while shown.is_none() && injected.elapsed() < Duration::from_secs(10) {
@@ -223,7 +295,10 @@ fn plugin_and_flux_sim_on_a_real_api_server() {
     let _ = watch.kill();
     let _ = watch.wait();
     let took = shown.expect("the fault never showed in status --watch");
-    assert!(took <= Duration::from_secs(5), "the fault showed after {took:?}");
+    assert!(
+        took <= Duration::from_secs(5),
+        "the fault showed after {took:?}"
+    );
 
     // A user whose role cannot list HelmReleases: the 403 is named, every other kind still shown.
     let rbac = dir.path().join("rbac.yaml");
@@ -233,11 +308,21 @@ fn plugin_and_flux_sim_on_a_real_api_server() {
     let out = kubectl_with(&viewer, &["flux-monitor", "status", "-A"]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
-    assert!(stderr.contains("HelmRelease") && stderr.contains("403"), "the forbidden kind is named: {stderr}");
-    assert!(stdout.contains("Kustomization/apps") && stdout.contains("GitRepository/fleet"), "{stdout}");
+    assert!(
+        stderr.contains("HelmRelease") && stderr.contains("403"),
+        "the forbidden kind is named: {stderr}"
+    );
+    assert!(
+        stdout.contains("Kustomization/apps") && stdout.contains("GitRepository/fleet"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("HelmRelease/podinfo"), "{stdout}");
     let denied = kubectl_with(&viewer, &["get", "helmreleases", "-A"]);
-    assert!(!denied.status.success() && text(&denied.stderr).contains("forbidden"), "RBAC really denies it: {}", text(&denied.stderr));
+    assert!(
+        !denied.status.success() && text(&denied.stderr).contains("forbidden"),
+        "RBAC really denies it: {}",
+        text(&denied.stderr)
+    );
 
     drop(sim);
     drop(cp);
