@@ -54,7 +54,11 @@ fn drill(
         .arg(rules)
         .arg("--alertmanager-config")
         .arg(am)
-        .args(family.map(upstream::Family::drill_flags).unwrap_or_default())
+        .args(
+            family
+                .map(upstream::Family::drill_flags)
+                .unwrap_or_default(),
+        )
         .args(extra)
         .env("TMPDIR", tmp);
     cmd
@@ -95,10 +99,24 @@ fn three_scenarios_on(family: &upstream::Family) {
     let report: Value = serde_json::from_str(&out).unwrap();
     // The report names what it ran against.
     assert_eq!(report["tools"][0]["program"], "prometheus", "{out}");
-    assert_eq!(report["tools"][0]["path"], family.prometheus.display().to_string(), "{out}");
-    assert_eq!(report["tools"][1]["path"], family.alertmanager.display().to_string(), "{out}");
+    assert_eq!(
+        report["tools"][0]["path"],
+        family.prometheus.display().to_string(),
+        "{out}"
+    );
+    assert_eq!(
+        report["tools"][1]["path"],
+        family.alertmanager.display().to_string(),
+        "{out}"
+    );
     let prom_major = if family.is_current() { "3." } else { "2." };
-    assert!(report["tools"][0]["version"].as_str().unwrap().starts_with(prom_major), "{out}");
+    assert!(
+        report["tools"][0]["version"]
+            .as_str()
+            .unwrap()
+            .starts_with(prom_major),
+        "{out}"
+    );
     let scenarios = report["scenarios"].as_array().unwrap();
     assert_eq!(scenarios.len(), 3, "{out}");
     for s in scenarios {
@@ -192,7 +210,11 @@ receivers:\n  - name: default\n    webhook_configs: [{url: 'http://alert-sink.ex
     std::fs::create_dir(&bin).unwrap();
     std::os::unix::fs::symlink(&family.prometheus, bin.join("prometheus")).unwrap();
     std::os::unix::fs::symlink(&family.alertmanager, bin.join("alertmanager")).unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let o = drill(
         None,
         tmp.path(),
@@ -354,21 +376,39 @@ fn msteamsv2_and_utf8_matchers_drill_on_the_current_alertmanager_and_name_the_fi
     std::fs::write(&am, CURRENT_ALERTMANAGER).unwrap();
     if let Some(current) = upstream::upstream() {
         let tmp = tempfile::tempdir().unwrap();
-        let o = drill(Some(&current), tmp.path(), &fixtures().join("controller-down.yaml"), &rules, &am, &[])
-            .output()
-            .unwrap();
+        let o = drill(
+            Some(&current),
+            tmp.path(),
+            &fixtures().join("controller-down.yaml"),
+            &rules,
+            &am,
+            &[],
+        )
+        .output()
+        .unwrap();
         let out = stdout(&o);
         assert_eq!(o.status.code(), Some(0), "{out}\n{}", stderr(&o));
         assert!(out.contains("PASS alert FluxControllerDown"), "{out}");
         assert!(out.contains("delivered to flux-critical"), "{out}");
         assert!(!out.contains("msteamsv2_configs dropped"), "{out}");
-        assert!(dir_entries(tmp.path()).is_empty(), "left behind: {:?}", dir_entries(tmp.path()));
+        assert!(
+            dir_entries(tmp.path()).is_empty(),
+            "left behind: {:?}",
+            dir_entries(tmp.path())
+        );
     }
     if let Some(debian) = upstream::debian() {
         let tmp = tempfile::tempdir().unwrap();
-        let o = drill(Some(&debian), tmp.path(), &fixtures().join("controller-down.yaml"), &rules, &am, &[])
-            .output()
-            .unwrap();
+        let o = drill(
+            Some(&debian),
+            tmp.path(),
+            &fixtures().join("controller-down.yaml"),
+            &rules,
+            &am,
+            &[],
+        )
+        .output()
+        .unwrap();
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{}\n{err}", stdout(&o));
         let want = format!(
@@ -379,6 +419,10 @@ fn msteamsv2_and_utf8_matchers_drill_on_the_current_alertmanager_and_name_the_fi
         assert!(err.contains(&want), "want {want:?} in {err}");
         assert!(err.contains("receivers[1] (flux-critical).msteamsv2_configs: the msteamsv2 integration needs Alertmanager 0.28.0 or newer"), "{err}");
         assert!(err.contains("route.routes[0].matchers: the UTF-8 matcher k8s.cluster.name!=\"staging\" (label name k8s.cluster.name) needs Alertmanager 0.27.0 or newer"), "{err}");
-        assert!(dir_entries(tmp.path()).is_empty(), "nothing is started: {:?}", dir_entries(tmp.path()));
+        assert!(
+            dir_entries(tmp.path()).is_empty(),
+            "nothing is started: {:?}",
+            dir_entries(tmp.path())
+        );
     }
 }

@@ -146,16 +146,27 @@ fn a_rule_that_fires_passes() {
         ("rules.yaml", FIRING_RULE),
     ]);
     for family in upstream::families() {
-        let (code, out, err) =
-            run_on(&family, &["--scenarios", &f.p("s.yaml"), "--rules", &f.p("rules.yaml")]);
+        let (code, out, err) = run_on(
+            &family,
+            &["--scenarios", &f.p("s.yaml"), "--rules", &f.p("rules.yaml")],
+        );
         assert_eq!(code, 0, "{}: {out}{err}", family.name);
-        assert!(out.starts_with(&promtool_line(&family)), "{}: {out}", family.name);
         assert!(
-            out.lines().next().unwrap().contains(&family.promtool.display().to_string()),
+            out.starts_with(&promtool_line(&family)),
+            "{}: {out}",
+            family.name
+        );
+        assert!(
+            out.lines()
+                .next()
+                .unwrap()
+                .contains(&family.promtool.display().to_string()),
             "{out}"
         );
         assert!(
-            out.contains("PASS KustomizationFailing{name=\"apps\", severity=\"critical\"}: fired at"),
+            out.contains(
+                "PASS KustomizationFailing{name=\"apps\", severity=\"critical\"}: fired at"
+            ),
             "{}: {out}",
             family.name
         );
@@ -177,7 +188,12 @@ fn a_rule_on_a_removed_metric_fails_naming_it() {
     for family in upstream::families() {
         let (code, out, err) = run_on(
             &family,
-            &["--scenarios", &f.p("s.yaml"), "--rules", &f.p("legacy.yaml")],
+            &[
+                "--scenarios",
+                &f.p("s.yaml"),
+                "--rules",
+                &f.p("legacy.yaml"),
+            ],
         );
         assert_eq!(code, 1, "{}: {out}{err}", family.name);
         assert!(
@@ -223,7 +239,11 @@ fn a_route_to_another_receiver_fails_naming_it() {
             ],
         );
         assert_eq!(code, 1, "{}: {out}{err}", family.name);
-        let amtool = if family.is_current() { "amtool 0.3" } else { "amtool 0.25." };
+        let amtool = if family.is_current() {
+            "amtool 0.3"
+        } else {
+            "amtool 0.25."
+        };
         assert!(
             out.lines().next().unwrap().contains(&format!(", {amtool}")),
             "{}: {out}",
@@ -291,11 +311,16 @@ fn notifications_keep_and_junit() {
             .and_then(|l| l.split_whitespace().next())
             .unwrap();
         assert!(
-            xml.contains(&format!("<property name=\"promtool.version\" value=\"{version}\"/>")),
+            xml.contains(&format!(
+                "<property name=\"promtool.version\" value=\"{version}\"/>"
+            )),
             "{xml}"
         );
         assert!(
-            xml.contains(&format!("<property name=\"promtool.path\" value=\"{}\"/>", family.promtool.display())),
+            xml.contains(&format!(
+                "<property name=\"promtool.path\" value=\"{}\"/>",
+                family.promtool.display()
+            )),
             "{xml}"
         );
     }
@@ -307,13 +332,24 @@ fn notification_counts_are_exact() {
     // Repeated identical failure events inside notification-controller's 5m rate limit: one
     // delivery within 4m of the fault.
     let exp = "    notifications:\n      - {provider: slack, object: Kustomization/apps, afterFault: broken, within: 4m, count: 1}\n      - {provider: slack, object: Kustomization/apps, afterFault: broken, within: 4m, count: 3}\n";
-    let f = Fixture::new(&[("s.yaml", &scenario("2.7", exp)), ("rules.yaml", FIRING_RULE)]);
+    let f = Fixture::new(&[
+        ("s.yaml", &scenario("2.7", exp)),
+        ("rules.yaml", FIRING_RULE),
+    ]);
     let (code, out, err) = run(&["--scenarios", &f.p("s.yaml"), "--rules", &f.p("rules.yaml")]);
     assert_eq!(code, 1, "{out}{err}");
-    let lines: Vec<&str> = out.lines().filter(|l| l.contains("notification flux-system/slack")).collect();
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("notification flux-system/slack"))
+        .collect();
     assert_eq!(lines.len(), 2, "{out}");
     assert!(lines[0].contains("PASS"), "{out}");
-    assert!(lines[1].contains("FAIL") && lines[1].contains("delivered 1 time(s)") && lines[1].contains("expected exactly 3"), "{out}");
+    assert!(
+        lines[1].contains("FAIL")
+            && lines[1].contains("delivered 1 time(s)")
+            && lines[1].contains("expected exactly 3"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -418,7 +454,10 @@ fn msteamsv2_and_utf8_matchers_route_on_the_current_amtool_and_name_the_field_on
     if let Some(current) = upstream::upstream() {
         let (code, out, err) = run_on(&current, &args);
         assert_eq!(code, 0, "{out}{err}");
-        assert!(out.contains("PASS KustomizationFailing{name=\"apps\"}: fired at"), "{out}");
+        assert!(
+            out.contains("PASS KustomizationFailing{name=\"apps\"}: fired at"),
+            "{out}"
+        );
         assert!(out.contains("routed to teams"), "{out}");
     }
     if let Some(debian) = upstream::debian() {
@@ -437,7 +476,8 @@ fn msteamsv2_and_utf8_matchers_route_on_the_current_amtool_and_name_the_field_on
 
 /// Prometheus 3 made range selectors left-open: `[1m]` over samples every 30s holds the samples
 /// at t-30s and t (2), where Prometheus 2 also counted the one exactly at t-1m (3). A rule
-/// counting samples fires on Debian's promtool 2.42 and never on the current one; this pins it.
+/// counting samples fires on Debian's promtool 2.42 and never on the current one; this pins it,
+/// and the report says so on both.
 #[test]
 fn prometheus_3_range_selectors_leave_out_the_sample_at_the_window_start() {
     let rule = r#"groups:
@@ -452,11 +492,19 @@ fn prometheus_3_range_selectors_leave_out_the_sample_at_the_window_start() {
     if let Some(debian) = upstream::debian() {
         let (code, out, err) = run_on(&debian, &args);
         assert_eq!(code, 0, "{out}{err}");
-        assert!(out.contains("PASS ThreeFailedScrapes{name=\"apps\"}: fired at"), "{out}");
+        assert!(
+            out.contains("PASS ThreeFailedScrapes{name=\"apps\"}: fired at"),
+            "{out}"
+        );
+        assert!(out.contains("note: alert ThreeFailedScrapes: count_over_time over [1m0s] with samples every 30s: promtool 2.42.0+ds counts 3 samples here; Prometheus 3 counts 2 (range selectors are left-open since Prometheus 3.0)"), "{out}");
     }
     if let Some(current) = upstream::upstream() {
         let (code, out, err) = run_on(&current, &args);
         assert_eq!(code, 1, "{out}{err}");
-        assert!(out.contains("FAIL ThreeFailedScrapes{name=\"apps\"}: never fired"), "{out}");
+        assert!(
+            out.contains("FAIL ThreeFailedScrapes{name=\"apps\"}: never fired"),
+            "{out}"
+        );
+        assert!(out.contains("note: alert ThreeFailedScrapes: count_over_time over [1m0s] with samples every 30s: promtool 3.16.0 counts 2 samples here; Prometheus 2 counts 3"), "{out}");
     }
 }

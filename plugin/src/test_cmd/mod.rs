@@ -99,7 +99,7 @@ fn run_inner(args: &TestArgs) -> Result<u8, InputError> {
             &rule_files,
             router.as_ref(),
             manifests.as_deref(),
-            &promtool.path,
+            &promtool,
             &base,
         )?);
     }
@@ -176,9 +176,10 @@ fn run_scenario(
     rule_files: &[String],
     router: Option<&routes::Router>,
     manifests: Option<&[Value]>,
-    promtool_bin: &Path,
+    promtool_tool: &tools::Tool,
     base: &Path,
 ) -> Result<ScenarioReport, InputError> {
+    let promtool_bin = promtool_tool.path.as_path();
     let started = Instant::now();
     let exp = &scenario.expectations;
     let mut scraper = VirtualScraper::new(scenario);
@@ -203,6 +204,15 @@ fn run_scenario(
         promtool::run(promtool_bin, &dir, "test.yaml")?
     };
 
+    // Where promtool 2.x and 3.x disagree on this scenario's probed rules, the report says so.
+    let notes: Vec<String> = promtool::left_open_notes(&rules.files, scenario.scrape_interval, promtool_tool)
+        .into_iter()
+        .filter(|n| {
+            n.strip_prefix("alert ")
+                .and_then(|r| r.split(':').next())
+                .is_some_and(|name| wanted.contains(name))
+        })
+        .collect();
     let ctx = judge::Context {
         scenario,
         rules,
@@ -244,6 +254,7 @@ fn run_scenario(
         name: scenario.name.clone(),
         file: scenario.source.display().to_string(),
         version: scenario.flux_version,
+        notes,
         cases,
         elapsed: started.elapsed(),
     })

@@ -37,6 +37,8 @@ pub struct ScenarioReport {
     pub name: String,
     pub file: String,
     pub version: FluxVersion,
+    /// What a reader should know about this run (e.g. where promtool 2.x and 3.x disagree).
+    pub notes: Vec<String>,
     pub cases: Vec<Case>,
     pub elapsed: Duration,
 }
@@ -49,6 +51,9 @@ pub fn text(reports: &[ScenarioReport], ran: &[&Tool], elapsed: Duration, color:
             "scenario {} (Flux {}, {})\n",
             r.name, r.version, r.file
         ));
+        for n in &r.notes {
+            out.push_str(&format!("  note: {n}\n"));
+        }
         if r.cases.is_empty() {
             out.push_str("  (no expectations)\n");
         }
