@@ -52,6 +52,15 @@ pub const TERMINAL_RECONCILE_ERRORS_TOTAL: &str =
     "controller_runtime_terminal_reconcile_errors_total";
 pub const RECONCILE_PANICS_TOTAL: &str = "controller_runtime_reconcile_panics_total";
 pub const RECONCILE_TIMEOUTS_TOTAL: &str = "controller_runtime_reconcile_timeouts_total";
+pub const EVENT_HTTP_REQUEST_DURATION: &str = "gotk_event_http_request_duration_seconds";
+pub const EVENT_HTTP_RESPONSE_SIZE: &str = "gotk_event_http_response_size_bytes";
+pub const EVENT_HTTP_REQUESTS_INFLIGHT: &str = "gotk_event_http_requests_inflight";
+/// go-http-metrics' buckets: client_golang's DefBuckets for durations, ExponentialBuckets(100,
+/// 10, 8) for response sizes.
+pub const HTTP_DURATION_BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+pub const HTTP_SIZE_BUCKETS: [f64; 8] = [1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+pub const WEBHOOK_PANICS_TOTAL: &str = "controller_runtime_webhook_panics_total";
+pub const CONVERSION_WEBHOOK_PANICS_TOTAL: &str = "controller_runtime_conversion_webhook_panics_total";
 pub const RECONCILE_TIME: &str = "controller_runtime_reconcile_time_seconds";
 pub const MAX_CONCURRENT_RECONCILES: &str = "controller_runtime_max_concurrent_reconciles";
 pub const ACTIVE_WORKERS: &str = "controller_runtime_active_workers";

@@ -126,7 +126,7 @@ fn lookup() -> Arc<dyn notify::ObjectLookup> {
 /// An NC emulation over `config`, served on loopback, and a sender pointed at it.
 async fn start(config: Config, opts: NotifyOptions) -> (notify::Running, EventSender) {
     let nc = NotificationController::new(Arc::new(config), lookup(), opts);
-    let running = notify::serve("127.0.0.1:0".parse().unwrap(), nc)
+    let running = notify::serve("127.0.0.1:0".parse().unwrap(), nc, None)
         .await
         .unwrap();
     let sender = EventSender::new(&running.url).unwrap();
@@ -1125,5 +1125,39 @@ async fn commit_status_updates_reach_generic_providers_except_in_flux_2_8() {
         let (running, sender) = start(config(&yaml, &server.uri()), opts).await;
         post_and_settle(&running, &sender, &succeeded()).await;
         assert_eq!(received(&server).await.len(), delivered, "Flux {version}");
+    }
+}
+
+// Checked against: notification-controller main.go (go-http-metrics with the prefix gotk_event
+// around the event server's "/" mux) and slok/go-http-metrics v0.13 metrics/prometheus.
+#[tokio::test]
+async fn answered_events_show_in_the_event_server_metrics() {
+    let telemetry = simulator::telemetry::Telemetry::new("2.9".parse().unwrap());
+    let body = telemetry.encode_controller(model::Controller::Notification, []);
+    assert!(!body.contains("gotk_event_http"), "no family before the first request:\n{body}");
+
+    let nc = NotificationController::new(
+        Arc::new(config(&alert("hook", "hook", ""), "http://127.0.0.1:9")),
+        lookup(),
+        fast(),
+    );
+    let running = notify::serve("127.0.0.1:0".parse().unwrap(), nc, Some(telemetry.request_observer()))
+        .await
+        .unwrap();
+    let sender = EventSender::new(&running.url).unwrap();
+    assert!(matches!(sender.post(&failed()).await.unwrap(), PostOutcome::Accepted { .. }));
+    assert_eq!(sender.post(&failed()).await.unwrap(), PostOutcome::RateLimited { attempts: 1 });
+    running.shutdown().await;
+
+    let body = telemetry.encode_controller(model::Controller::Notification, []);
+    for line in [
+        r#"gotk_event_http_request_duration_seconds_count{service="",handler="/",method="POST",code="202"} 1"#,
+        r#"gotk_event_http_request_duration_seconds_count{service="",handler="/",method="POST",code="429"} 1"#,
+        r#"gotk_event_http_response_size_bytes_bucket{service="",handler="/",method="POST",code="429",le="100"} 1"#,
+        r#"gotk_event_http_response_size_bytes_sum{service="",handler="/",method="POST",code="429"} 18"#,
+        r#"gotk_event_http_response_size_bytes_sum{service="",handler="/",method="POST",code="202"} 0"#,
+        r#"gotk_event_http_requests_inflight{service="",handler="/"} 0"#,
+    ] {
+        assert!(body.lines().any(|l| l == line), "missing {line}:\n{body}");
     }
 }

@@ -37,7 +37,7 @@ pub use records::{
     MAX_REQUEST_BYTES,
 };
 pub use sender::{EventSender, PostOutcome, SendError, SenderRetry};
-pub use server::{serve, Running};
+pub use server::{serve, RequestObserver, Running};
 
 /// An address as it may be shown: scheme, host and port; the path and query (where webhook
 /// tokens live) and any user info replaced by `***`.

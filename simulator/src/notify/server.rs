@@ -2,10 +2,13 @@
 //! Service on port 80); every path and method reaches the handler, as in NC's `/` mux.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tokio::sync::oneshot;
@@ -13,6 +16,10 @@ use tokio::task::JoinHandle;
 
 use super::controller::NotificationController;
 use super::records::MAX_REQUEST_BYTES;
+
+/// Told of every answered request: method, status code, time taken, response body size (what
+/// notification-controller's go-http-metrics middleware records as `gotk_event_http_*`).
+pub type RequestObserver = Arc<dyn Fn(&str, u16, Duration, usize) + Send + Sync>;
 
 /// A running event server.
 pub struct Running {
@@ -44,17 +51,32 @@ impl Drop for Running {
     }
 }
 
-/// Binds `addr` (port 0 for any free port) and serves `controller`.
+/// Binds `addr` (port 0 for any free port) and serves `controller`; `observer`, when given,
+/// hears of every request answered.
 pub async fn serve(
     addr: SocketAddr,
     controller: NotificationController,
+    observer: Option<RequestObserver>,
 ) -> std::io::Result<Running> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let app = Router::new()
+    let mut app = Router::new()
         .fallback(handle)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(controller.clone());
+    if let Some(observer) = observer {
+        app = app.layer(middleware::from_fn(move |req: Request, next: Next| {
+            let observer = observer.clone();
+            async move {
+                let method = req.method().as_str().to_string();
+                let started = Instant::now();
+                let resp = next.run(req).await;
+                let size = axum::body::HttpBody::size_hint(resp.body()).exact().unwrap_or(0) as usize;
+                observer(&method, resp.status().as_u16(), started.elapsed(), size);
+                resp
+            }
+        }));
+    }
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app)

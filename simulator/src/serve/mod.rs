@@ -240,6 +240,7 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Serving> {
         }
     };
 
+    let telemetry = Telemetry::for_scenario(&scenario);
     // notification-controller: the emulation (reading Alerts, Providers and Secrets from the
     // API), or an external address, or nobody (events are still recorded in the API).
     let nc = if opts.notify {
@@ -252,7 +253,7 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Serving> {
             ..Default::default()
         };
         let controller = notify::NotificationController::new(source.clone(), source, options);
-        let running = notify::serve(SocketAddr::from(([127, 0, 0, 1], 0)), controller)
+        let running = notify::serve(SocketAddr::from(([127, 0, 0, 1], 0)), controller, Some(telemetry.request_observer()))
             .await
             .context("binding the notification-controller event server")?;
         let events_client = client.clone();
@@ -273,7 +274,6 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Serving> {
         None => None,
     };
 
-    let telemetry = Telemetry::for_scenario(&scenario);
     let observer = events::fan_out(vec![telemetry.observer(), events::observer(client.clone(), sender)]);
     let tasks =
         controllers::start(client.clone(), controllers::Options { scenario: scenario.clone(), clock, observer: Some(observer) })

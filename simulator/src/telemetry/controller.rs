@@ -131,6 +131,8 @@ pub struct ControllerMetrics {
     version: FluxVersion,
     runtime: BTreeMap<String, RuntimeController>,
     durations: BTreeMap<ObjectKey, Histogram>,
+    /// notification-controller's event server: (method, code) -> (latency, response size).
+    http: BTreeMap<(String, String), (Histogram, Histogram)>,
 }
 
 impl ControllerMetrics {
@@ -145,6 +147,7 @@ impl ControllerMetrics {
             version,
             runtime,
             durations: BTreeMap::new(),
+            http: BTreeMap::new(),
         }
     }
 
@@ -177,6 +180,19 @@ impl ControllerMetrics {
             .entry(key(&r.object))
             .or_insert_with(|| Histogram::new(&catalog::RECONCILE_DURATION_BUCKETS))
             .observe(secs);
+    }
+
+    /// notification-controller's event server answered a request (go-http-metrics' middleware
+    /// around the `/` mux).
+    pub fn observe_http(&mut self, method: &str, code: u16, elapsed: Duration, size: usize) {
+        let (latency, sizes) = self.http.entry((method.to_string(), code.to_string())).or_insert_with(|| {
+            (
+                Histogram::new(&catalog::HTTP_DURATION_BUCKETS),
+                Histogram::new(&catalog::HTTP_SIZE_BUCKETS),
+            )
+        });
+        latency.observe(elapsed.as_secs_f64());
+        sizes.observe(size as f64);
     }
 
     /// The families this controller serves now. `objects` are the current Flux objects (any
@@ -234,14 +250,36 @@ impl ControllerMetrics {
             .into_iter()
             .filter(|f| emits(f.family.name))
             .collect();
-        // The token cache's unlabelled families show from start-up; its labelled counters only
-        // once a token was looked up, which no simulated object does.
-        for name in [catalog::TOKEN_CACHED_ITEMS, catalog::TOKEN_CACHE_EVICTIONS_TOTAL] {
+        // Unlabelled families show from start-up at 0: controller-runtime's webhook panics (no
+        // webhook is simulated) and the token cache's; the cache's labelled counters only once a
+        // token was looked up, which no simulated object does.
+        for name in [
+            catalog::WEBHOOK_PANICS_TOTAL,
+            catalog::CONVERSION_WEBHOOK_PANICS_TOTAL,
+            catalog::TOKEN_CACHED_ITEMS,
+            catalog::TOKEN_CACHE_EVICTIONS_TOTAL,
+        ] {
             if emits(name) {
                 let mut f = family(name);
                 f.push(Vec::new(), 0.0);
                 families.push(f);
             }
+        }
+        if !self.http.is_empty() && emits(catalog::EVENT_HTTP_REQUEST_DURATION) {
+            let handler = || vec![("service", String::new()), ("handler", "/".to_string())];
+            let mut latency = family(catalog::EVENT_HTTP_REQUEST_DURATION);
+            let mut sizes = family(catalog::EVENT_HTTP_RESPONSE_SIZE);
+            for ((method, code), (l, z)) in &self.http {
+                let mut labels = handler();
+                labels.push(("method", method.clone()));
+                labels.push(("code", code.clone()));
+                latency.push_histogram(&labels, l);
+                sizes.push_histogram(&labels, z);
+            }
+            // Requests are answered between scrapes: none is in flight when one looks.
+            let mut inflight = family(catalog::EVENT_HTTP_REQUESTS_INFLIGHT);
+            inflight.push(handler(), 0.0);
+            families.extend([latency, sizes, inflight]);
         }
         if !emits(catalog::RECONCILE_DURATION) {
             return families;

@@ -136,6 +136,21 @@ impl Telemetry {
         })
     }
 
+    /// notification-controller's event server answered a request.
+    pub fn observe_event_request(&self, method: &str, code: u16, elapsed: Duration, size: usize) {
+        if let Some(m) = self.lock().get_mut(&Controller::Notification) {
+            m.observe_http(method, code, elapsed, size);
+        }
+    }
+
+    /// For [`crate::notify::serve`]: what the event server reports of each answered request.
+    pub fn request_observer(&self) -> crate::notify::RequestObserver {
+        let this = self.clone();
+        Arc::new(move |method: &str, code: u16, elapsed: Duration, size: usize| {
+            this.observe_event_request(method, code, elapsed, size)
+        })
+    }
+
     /// A controller process restarted: its metrics start from zero.
     pub fn restart(&self, c: Controller) {
         if let Some(m) = self.lock().get_mut(&c) {
