@@ -1,7 +1,7 @@
 //! The scenario library proves the recommended rule pack: `kubectl flux-monitor test` over every
 //! scenario of scenarios/library with the pack of `kubectl flux-monitor rules` and the library's
-//! Alertmanager config passes every expectation, on Flux 2.4, 2.7 and 2.9, and on 2.9 with the
-//! Flux Operator's `flux_resource_info` instead of kube-state-metrics (the pack of `rules
+//! Alertmanager config passes every expectation, on Flux 2.4, 2.7 and 2.9, and on 2.7 and 2.9 with
+//! the Flux Operator's `flux_resource_info` instead of kube-state-metrics (the pack of `rules
 //! --metrics-source flux-operator`); every alert of the pack is expected to fire somewhere, and
 //! the healthy baseline forbids every one of them.
 
@@ -124,4 +124,9 @@ fn library_proves_the_flux_operator_pack_on_flux_2_9() {
     let rules = pack("2.9", "flux-operator", dir.path());
     assert!(!std::fs::read_to_string(&rules).unwrap().contains("gotk_resource_info"));
     run_library("2.9", "flux-operator");
+}
+
+#[test]
+fn library_proves_the_flux_operator_pack_on_flux_2_7() {
+    run_library("2.7", "flux-operator");
 }
