@@ -61,6 +61,10 @@ spec:
     assert_eq!(event["severity"], "error");
     assert_eq!(event["reason"], "BuildFailed");
     assert_eq!(event["reportingController"], "kustomize-controller");
+    // fluxcd/pkg runtime/events/recorder.go: the hostname, i.e. the pod whose metrics carry the
+    // same name in the `pod` target label of the controllers' PodMonitor.
+    let target = simulator::telemetry::scrape::Target::controller(model::Controller::Kustomize, "127.0.0.1:0");
+    assert_eq!(event["reportingInstance"].as_str(), Some(target.labels["pod"].as_str()));
 
     // An Alert created at run time whose Provider does not exist.
     let broken = dir.path().join("broken.yaml");
