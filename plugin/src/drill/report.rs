@@ -82,7 +82,12 @@ pub fn text(reports: &[ScenarioReport], elapsed: Duration, color: bool) -> Strin
             out.push_str(&hop_table(&c.hops, "         "));
         }
     }
-    out.push_str(&expectations::summary(reports.len(), passed, failed, elapsed));
+    out.push_str(&expectations::summary(
+        reports.len(),
+        passed,
+        failed,
+        elapsed,
+    ));
     out
 }
 
@@ -98,7 +103,10 @@ pub fn json(reports: &[ScenarioReport]) -> String {
 
 pub fn junit(reports: &[ScenarioReport]) -> String {
     let suites = reports.iter().map(|r| JunitSuite {
-        name: format!("{} (Flux {}, time scale {})", r.name, r.flux_version, r.time_scale),
+        name: format!(
+            "{} (Flux {}, time scale {})",
+            r.name, r.flux_version, r.time_scale
+        ),
         scenario: r.name.clone(),
         file: r.file.clone(),
         elapsed: r.elapsed,
