@@ -146,9 +146,13 @@ fn parse_deny(s: &str) -> Result<(String, u16), String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Colour only for a terminal (and never with NO_COLOR): a log file or pipe gets plain text.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("FLUX_SIM_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .init();
     match cli.command {
         Command::Validate { files } => validate(&files),

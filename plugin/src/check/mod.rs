@@ -98,6 +98,8 @@ async fn check_cluster(
         alerts: &alerts,
         providers: &providers,
         now: jiff::Timestamp::now(),
+        index: Default::default(),
+        alerts_by_namespace: Default::default(),
     };
     let unreadable = (!snap.unreadable.is_empty()).then(|| {
         let kinds: Vec<String> = snap

@@ -161,9 +161,19 @@ fn label_crds(
     Ok(())
 }
 
+/// The scenario as the running parts need it once its objects are in the API: timeline,
+/// expectations and settings, without a second copy of every resource's spec (at 100k
+/// objects, a few hundred MB).
+fn without_resources(scenario: Arc<Scenario>) -> Arc<Scenario> {
+    let mut scenario = Arc::try_unwrap(scenario).unwrap_or_else(|shared| (*shared).clone());
+    scenario.resources = Vec::new();
+    Arc::new(scenario)
+}
+
 /// Everything `flux-sim serve` runs, started; [`Serving::stop`] ends it all. Drills and tests use
 /// this in-process.
 pub struct Serving {
+    /// The scenario served, without its `resources` (they are objects in the API now).
     pub scenario: Arc<Scenario>,
     pub client: Client,
     pub api_url: String,
@@ -281,6 +291,8 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Serving> {
         }
     };
 
+    let scenario = without_resources(scenario);
+
     // notification-controller: the emulation (reading Alerts, Providers and Secrets from the
     // API), or an external address, or nobody (events are still recorded in the API).
     let nc = if opts.notify {
@@ -320,7 +332,6 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Serving> {
         None => None,
     };
 
-    debug_rss("seeded");
     let telemetry = Telemetry::new(scenario.flux_version);
     let observer = events::fan_out(vec![
         telemetry.observer(),
@@ -335,7 +346,6 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Serving> {
         },
     )
     .await;
-    debug_rss("controllers started");
     let metrics = telemetry
         .serve_scenario(
             &client,
@@ -345,13 +355,6 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Serving> {
         )
         .await
         .context("starting the metrics listeners")?;
-    debug_rss("telemetry started");
-    tokio::spawn(async {
-        for i in 0..12 {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            debug_rss(&format!("+{}s", 5 * (i + 1)));
-        }
-    });
     Ok(Serving {
         scenario,
         client,
@@ -367,20 +370,6 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Serving> {
         api: running,
         _kubeconfig_dir: keep_dir,
     })
-}
-
-fn debug_rss(at: &str) {
-    if std::env::var_os("FLUX_SIM_DEBUG_RSS").is_some() {
-        if std::env::var_os("FLUX_SIM_TRIM").is_some() {
-            unsafe { libc::malloc_trim(0) };
-        }
-        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        let rss = status
-            .lines()
-            .find(|l| l.starts_with("VmRSS"))
-            .unwrap_or_default();
-        eprintln!("rss {at}: {rss}");
-    }
 }
 
 /// How long an orderly stop may take after a stop signal before flux-sim leaves anyway.
