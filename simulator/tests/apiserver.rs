@@ -1024,7 +1024,10 @@ async fn deny_forbids_one_resource_and_leaves_others() {
         "",
     )
     .await;
-    assert_eq!((code, list["items"].as_array().map(Vec::len)), (200, Some(2)));
+    assert_eq!(
+        (code, list["items"].as_array().map(Vec::len)),
+        (200, Some(2))
+    );
     let (code, _) = http(
         running.addr,
         "GET",

@@ -102,7 +102,9 @@ impl World<'_> {
             let mut by_ns: HashMap<String, Vec<usize>> = HashMap::new();
             for (i, alert) in self.alerts.iter().enumerate() {
                 let own = FluxObject::new(alert).namespace().to_string();
-                let sources = alert.pointer("/spec/eventSources").and_then(Value::as_array);
+                let sources = alert
+                    .pointer("/spec/eventSources")
+                    .and_then(Value::as_array);
                 for source in sources.into_iter().flatten() {
                     let ns = source
                         .get("namespace")
