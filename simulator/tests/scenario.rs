@@ -871,8 +871,23 @@ fn controller_settings_default_to_fluxs_and_are_bounded() {
 
 const FLUX_SIM: &str = env!("CARGO_BIN_EXE_flux-sim");
 
+/// Runs flux-sim to completion, at most 60 s (a flag it failed to reject would serve forever).
 fn flux_sim(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(FLUX_SIM).args(args).output().unwrap()
+    let mut child = std::process::Command::new(FLUX_SIM)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("flux-sim {args:?} did not stop within 60s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
 }
 
 fn demo_path() -> String {
