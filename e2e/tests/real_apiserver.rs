@@ -165,8 +165,9 @@ fn plugin_and_flux_sim_on_a_real_api_server() {
     });
     assert!(
         got.is_some(),
-        "status never showed {want:?}; last: {:?}",
-        verdicts(&cp.admin)
+        "status never showed {want:?}; last: {:?}\n{}",
+        verdicts(&cp.admin),
+        String::from_utf8_lossy(&kubectl_with(&cp.admin, &["get", "helmcharts,helmreleases", "-A", "-o", "yaml"]).stdout)
     );
 
     // status through kubectl as a table, exit 1 for the failing Kustomization.

@@ -110,7 +110,7 @@ pub struct StatusArgs {
     pub stale_factor: f64,
     /// Prometheus base URL (e.g. http://localhost:9090) to read the last reconcile time and
     /// duration from gotk_reconcile_duration_seconds; Stale when no reconcile for K intervals.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = parse_prometheus_url)]
     pub prometheus_url: Option<String>,
     /// After listing, watch every served kind and redraw as objects change.
     #[arg(short = 'w', long)]
@@ -260,9 +260,23 @@ pub fn parse_request_timeout(s: &str) -> Result<RequestTimeout, String> {
 }
 
 fn parse_stale_factor(s: &str) -> Result<f64, String> {
+    // Past 1000 intervals a lookback window no longer fits a duration.
     match s.parse::<f64>() {
-        Ok(k) if k.is_finite() && k > 0.0 => Ok(k),
-        _ => Err(format!("{s:?} is not a positive number")),
+        Ok(k) if k.is_finite() && k > 0.0 && k <= 1000.0 => Ok(k),
+        _ => Err(format!("{s:?} is not a number from 0 to 1000")),
+    }
+}
+
+/// An http(s) URL with a host, as Prometheus is reached; anything else is a usage error.
+fn parse_prometheus_url(s: &str) -> Result<String, String> {
+    let uri: http::Uri = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a URL: give one such as http://localhost:9090"))?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "https"), Some(host)) if !host.is_empty() => Ok(s.to_string()),
+        _ => Err(format!(
+            "{s:?} is not an http(s) URL with a host: give one such as http://localhost:9090"
+        )),
     }
 }
 

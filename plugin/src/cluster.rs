@@ -67,7 +67,7 @@ impl std::fmt::Debug for Cluster {
 fn load_kubeconfig(explicit: Option<&Path>) -> Result<Kubeconfig, ClusterError> {
     let invalid = |path: String, e: KubeconfigError| ClusterError::KubeconfigInvalid {
         path,
-        reason: one_line(&e),
+        reason: kubeconfig_reason(&e),
     };
     if let Some(path) = explicit {
         if !path.exists() {
@@ -96,6 +96,42 @@ fn load_kubeconfig(explicit: Option<&Path>) -> Result<Kubeconfig, ClusterError> 
         return Err(ClusterError::NoKubeconfig);
     }
     Kubeconfig::read_from(&path).map_err(|e| invalid(path.display().to_string(), e))
+}
+
+/// Why a kubeconfig could not be read, never quoting it: the YAML parser's message and snippet
+/// can carry the line it failed on, which may hold a token, a password or a private key.
+pub fn kubeconfig_reason(e: &KubeconfigError) -> String {
+    match e {
+        KubeconfigError::Parse(parse) => match parse.location() {
+            Some(at) => format!(
+                "not a valid kubeconfig (YAML error at line {}, column {}); check it with `kubectl config view --kubeconfig FILE`",
+                at.line(),
+                at.column()
+            ),
+            None => "not a valid kubeconfig (YAML error); check it with `kubectl config view --kubeconfig FILE`".to_string(),
+        },
+        other => one_line(other),
+    }
+}
+
+/// Removes every credential of the kubeconfig from a message (an exec plugin's or TLS
+/// library's error may quote the value it failed on).
+fn scrub(kc: &Kubeconfig, message: String) -> String {
+    use secrecy::ExposeSecret as _;
+    let mut secrets: Vec<String> = Vec::new();
+    for auth in kc.auth_infos.iter().filter_map(|a| a.auth_info.as_ref()) {
+        for s in [&auth.token, &auth.password, &auth.client_key_data]
+            .into_iter()
+            .flatten()
+        {
+            secrets.push(s.expose_secret().to_string());
+        }
+        secrets.extend(auth.client_certificate_data.clone());
+    }
+    secrets
+        .into_iter()
+        .filter(|s| s.len() >= 4)
+        .fold(message, |m, s| m.replace(&s, "[redacted]"))
 }
 
 /// The contexts to query: --all-contexts, the --context list, or the current context.
@@ -173,9 +209,15 @@ async fn connect(kc: &Kubeconfig, context: &str, args: &KubeArgs) -> Result<Clus
         .await
         .map_err(|e| ClusterError::BadContext {
             context: context.to_string(),
-            reason: one_line(&e),
+            reason: scrub(kc, one_line(&e)),
         })?;
-    build(context.to_string(), config, args.request_timeout.0)
+    build(context.to_string(), config, args.request_timeout.0).map_err(|e| match e {
+        ClusterError::BadContext { context, reason } => ClusterError::BadContext {
+            reason: scrub(kc, reason),
+            context,
+        },
+        other => other,
+    })
 }
 
 fn build(

@@ -255,6 +255,38 @@ fn a_forbidden_kind_is_one_warning_and_others_are_shown() {
 }
 
 #[test]
+fn a_kind_answering_404_is_a_warning_and_never_a_missing_root_cause() {
+    let c = TestCluster::start();
+    let source = json!({"kind": "GitRepository", "name": "repo"});
+    c.create(git_repository(
+        "flux-system",
+        "repo",
+        ready("False", "GitOperationFailed", "failed to checkout"),
+    ));
+    c.create(kustomization(
+        "flux-system",
+        "apps",
+        source,
+        json!([]),
+        ready("False", "ArtifactFailed", "Source artifact not found"),
+    ));
+    c.api.deny("gitrepositories", 404);
+    let o = c.run(&["status", "-A", "-o", "json"]);
+    let err = stderr(&o);
+    assert!(
+        err.starts_with("warning: cannot read GitRepository"),
+        "a 404 on list is a warning, as a 403 is: {err}"
+    );
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let out = stdout(&o);
+    assert!(out.contains("Kustomization"), "{out}");
+    assert!(
+        !out.contains("does not exist"),
+        "an unreadable kind is not a missing object: {out}"
+    );
+}
+
+#[test]
 fn no_flux_installed_exits_two() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let api = simulator::apiserver::ApiServer::new(Vec::new());

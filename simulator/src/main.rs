@@ -7,6 +7,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use simulator::scenario;
 
+/// Serving 100k objects allocates and frees a lot from many threads: mimalloc keeps the
+/// resident set close to what is live, where the system allocator holds on to fragments.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "flux-sim", version, about = "Fakes Flux controllers: scenarios of failing, stalled, suspended, slow and stale Flux objects behind a Kubernetes API")]
 struct Cli {
@@ -25,7 +30,7 @@ enum Command {
     Schema,
     /// Print a realistic scenario of about N objects across all Flux kinds (for scale tests).
     Generate {
-        #[arg(long)]
+        #[arg(long, value_parser = parse_objects)]
         objects: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -70,15 +75,60 @@ struct ServeArgs {
     #[arg(long, conflicts_with = "notify")]
     event_address: Option<String>,
     /// notification-controller's --rate-limit-interval.
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, default_value = "5m", value_parser = parse_rate_limit_interval)]
     rate_limit_interval: std::time::Duration,
 }
 
 fn parse_scale(s: &str) -> Result<f64, String> {
+    let (min, max) = simulator::controllers::TIME_SCALE_RANGE;
     match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!("invalid time scale {s:?}: expected a positive number such as 1 or 60")),
+        Ok(v) if v.is_finite() && (min..=max).contains(&v) => Ok(v),
+        _ => Err(format!("invalid time scale {s:?}: expected a number from {min} to {max}, such as 1 or 60")),
     }
+}
+
+/// notification-controller's rate limit interval: zero (no limit) up to a day.
+fn parse_rate_limit_interval(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(s)?;
+    if d > std::time::Duration::from_secs(86_400) {
+        return Err(format!("{s:?} is longer than the 24h this flag accepts"));
+    }
+    Ok(d)
+}
+
+/// generate's --objects: within what the generator makes and the simulator serves.
+fn parse_objects(s: &str) -> Result<usize, String> {
+    let (min, max) = (scenario::generate::MIN_OBJECTS, scenario::generate::MAX_OBJECTS);
+    match s.parse::<usize>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        Ok(n) if n < min => Err(format!(
+            "{n} is fewer than the {min} objects of the generated platform (flux-system and one tenant): give {min} to {max}"
+        )),
+        Ok(_) => Err(format!("at most {max} objects can be generated")),
+        Err(_) => Err(format!("{s:?} is not a number of objects: give {min} to {max}")),
+    }
+}
+
+/// What clap cannot check alone: flags that depend on the scenario.
+fn check_serve_args(args: &ServeArgs, scenario: &scenario::Scenario) -> Result<(), String> {
+    if args.start_at > scenario.duration {
+        let end = model::format_go_duration(scenario.duration);
+        return Err(format!(
+            "--start-at {} is past the end of scenario {} (duration {end}): give at most {end}",
+            model::format_go_duration(args.start_at),
+            scenario.name,
+        ));
+    }
+    let served = simulator::serve::served_plurals(&scenario);
+    for (plural, _) in &args.deny {
+        if !served.iter().any(|p| p == plural) {
+            return Err(format!(
+                "--deny {plural}: the embedded API serves no resource {plural:?}; use a plural such as kustomizations (served: {})",
+                served.join(", ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -96,9 +146,13 @@ fn parse_deny(s: &str) -> Result<(String, u16), String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Colour only for a terminal (and never with NO_COLOR): a log file or pipe gets plain text.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("FLUX_SIM_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .init();
     match cli.command {
         Command::Validate { files } => validate(&files),
@@ -147,6 +201,10 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(message) = check_serve_args(&args, &scenario) {
+        eprintln!("error: {message}");
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -167,7 +225,10 @@ fn serve(args: ServeArgs) -> ExitCode {
         event_address: args.event_address,
         rate_limit_interval: args.rate_limit_interval,
     };
-    match runtime.block_on(simulator::serve::serve(opts)) {
+    let result = runtime.block_on(simulator::serve::serve(opts));
+    // A start-up stopped by a signal may leave seeding running on a blocking thread: do not wait.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

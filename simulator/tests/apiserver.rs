@@ -1014,6 +1014,30 @@ async fn deny_forbids_one_resource_and_leaves_others() {
         (status.code, status.reason.as_str()),
         (500, "InternalError")
     );
+    // The simulator's own controllers send the server's internal header: spared, as Flux's
+    // controllers are by a user's RBAC; a wrong token is denied like any client.
+    let (name, value) = server.internal_header();
+    let (code, list) = http(
+        running.addr,
+        "GET",
+        "/apis/kustomize.toolkit.fluxcd.io/v1/kustomizations",
+        &[(name, value.as_str())],
+        "",
+    )
+    .await;
+    assert_eq!(
+        (code, list["items"].as_array().map(Vec::len)),
+        (200, Some(2))
+    );
+    let (code, _) = http(
+        running.addr,
+        "GET",
+        "/apis/kustomize.toolkit.fluxcd.io/v1/kustomizations",
+        &[(name, "guess")],
+        "",
+    )
+    .await;
+    assert_eq!(code, 500);
     server.allow("kustomizations");
     assert_eq!(
         ks.list(&ListParams::default()).await.unwrap().items.len(),

@@ -791,3 +791,245 @@ spec:
     }
     assert_eq!(err.lines().count(), expected.len(), "{err}");
 }
+
+// ---- limits: what validate accepts runs in bounded time and memory ---------------------------
+
+fn scenario_with(spec: &str) -> String {
+    format!(
+        "apiVersion: flux-sim.flux-monitor.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: limits}}\nspec:\n{spec}"
+    )
+}
+
+#[test]
+fn unbounded_durations_and_counts_are_rejected_with_the_limit() {
+    let cases = [
+        ("  scrapeInterval: 1ns\n", "limits.yaml:5: scrapeInterval 1ns is shorter than the 1s minimum"),
+        ("  duration: 100000h\n", "limits.yaml:5: duration 100000h is longer than the 720h0m0s a scenario can simulate"),
+        (
+            "  duration: 720h\n  scrapeInterval: 1s\n",
+            "limits.yaml:6: duration 720h0m0s at scrapeInterval 1s makes 2592000 samples per series; at most 100000 are simulated: raise scrapeInterval to at least 26s",
+        ),
+        (
+            "  resources:\n    - {kind: GitRepository, name: repo, interval: 1ms}\n",
+            "limits.yaml:6: interval 1ms is shorter than the 1s minimum",
+        ),
+        (
+            "  resources:\n    - {kind: GitRepository, name: repo}\n  faults:\n    - {at: 1m, target: GitRepository/repo, fault: slow, reconcileDuration: 2h}\n",
+            "limits.yaml:8: reconcileDuration 2h is longer than the 1h0m0s a reconcile may take",
+        ),
+        (
+            "  resources:\n    - {kind: GitRepository, name: repo}\n  faults:\n    - {at: 1m, target: GitRepository/repo, fault: event-storm, count: 4000000000}\n",
+            "limits.yaml:8: count 4000000000 is out of range: give 1 to 10000",
+        ),
+        (
+            "  resources:\n    - {kind: GitRepository, name: repo}\n  faults:\n    - {at: 1m, target: GitRepository/repo, fault: fetch-failure, duration: 99999h}\n",
+            "limits.yaml:8: duration 99999h is longer than the 720h0m0s a scenario can simulate",
+        ),
+    ];
+    for (spec, expected) in cases {
+        let err = load_str(&scenario_with(spec), Path::new("limits.yaml"))
+            .map(|_| String::new())
+            .unwrap_or_else(|e| e.to_string());
+        assert!(err.contains(expected), "{spec:?}: expected `{expected}` in:\n{err}");
+    }
+}
+
+#[test]
+fn controller_settings_default_to_fluxs_and_are_bounded() {
+    let s = load_str(&scenario_with("  duration: 10m\n"), Path::new("d.yaml")).unwrap();
+    let source = s.controller_settings(Controller::Source);
+    assert_eq!((source.concurrent, source.kube_api_qps, source.kube_api_burst), (2, 50.0, 300));
+    assert_eq!(s.controller_settings(Controller::Kustomize).concurrent, 4);
+
+    let text = scenario_with(
+        "  controllers:\n    kustomize-controller: {concurrent: 20, kubeApiQps: 500, kubeApiBurst: 1000}\n",
+    );
+    let s = load_str(&text, Path::new("c.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let k = s.controller_settings(Controller::Kustomize);
+    assert_eq!((k.concurrent, k.kube_api_qps, k.kube_api_burst), (20, 500.0, 1000));
+    assert_eq!(s.controller_settings(Controller::Helm).concurrent, 4, "others keep Flux's");
+
+    let text = scenario_with(
+        "  controllers:\n    kustomize-controller: {concurrent: 0, kubeApiQps: .nan}\n    flux-controller: {concurrent: 1}\n    helm-controller: {burst: 3}\n",
+    );
+    let err = load_str(&text, Path::new("c.yaml")).unwrap_err().to_string();
+    assert!(err.contains("c.yaml:8: unknown field `burst`"), "{err}");
+    let text = scenario_with(
+        "  controllers:\n    kustomize-controller: {concurrent: 0, kubeApiQps: .nan}\n    flux-controller: {concurrent: 1}\n",
+    );
+    let err = load_str(&text, Path::new("c.yaml")).unwrap_err().to_string();
+    for expected in [
+        "c.yaml:6: concurrent 0 is out of range: give 1 to 1000",
+        "c.yaml:6: kubeApiQps NaN is out of range",
+        "c.yaml:7: unknown controller \"flux-controller\"",
+    ] {
+        assert!(err.contains(expected), "missing `{expected}` in:\n{err}");
+    }
+    let schema = json_schema();
+    assert!(schema["$defs"]["SpecFile"]["properties"]["controllers"].is_object());
+    assert!(schema["$defs"]["ControllerSettingsFile"]["properties"]["kubeApiQps"].is_object());
+}
+
+// ---- the flux-sim command: bounded flags, signals ---------------------------------------------
+
+const FLUX_SIM: &str = env!("CARGO_BIN_EXE_flux-sim");
+
+/// Runs flux-sim to completion, at most 60 s (a flag it failed to reject would serve forever).
+fn flux_sim(args: &[&str]) -> std::process::Output {
+    let mut child = std::process::Command::new(FLUX_SIM)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("flux-sim {args:?} did not stop within 60s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn demo_path() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/demo.yaml").display().to_string()
+}
+
+#[test]
+fn generate_objects_has_bounds_and_says_so() {
+    for (n, expected) in [
+        ("0", "0 is fewer than the 11 objects of the generated platform"),
+        ("5", "5 is fewer than the 11 objects"),
+        ("300000", "at most 200000 objects can be generated"),
+        ("lots", "\"lots\" is not a number of objects"),
+    ] {
+        let o = flux_sim(&["generate", "--objects", n]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "--objects {n}: {err}");
+        assert!(err.contains(expected), "--objects {n}: {err}");
+        assert!(o.stdout.is_empty(), "--objects {n} printed a scenario");
+    }
+    let o = flux_sim(&["generate", "--objects", "11"]);
+    assert!(o.status.success());
+}
+
+#[test]
+fn serve_rejects_flags_it_cannot_honour_before_starting() {
+    let demo = demo_path();
+    let cases: [(&[&str], &str); 6] = [
+        (&["--time-scale", "1e300"], "invalid time scale \"1e300\""),
+        (&["--time-scale", "0"], "invalid time scale \"0\""),
+        (&["--start-at", "1000h"], "--start-at 1000h0m0s is past the end of scenario"),
+        (&["--deny", "notakind"], "--deny notakind: the embedded API serves no resource \"notakind\""),
+        (&["--deny", "kustomizations:200"], "is not an error code"),
+        (&["--rate-limit-interval", "1000h"], "longer than the 24h"),
+    ];
+    for (flags, expected) in cases {
+        let mut args = vec!["serve", "--scenario", demo.as_str()];
+        args.extend(flags);
+        let o = flux_sim(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flags:?}: {err}");
+        assert!(err.contains(expected), "{flags:?}: {err}");
+        assert!(!err.contains("panicked"), "{flags:?}: {err}");
+    }
+}
+
+#[test]
+fn serve_never_quotes_a_kubeconfig_it_cannot_parse() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kc,
+        "apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    token: s3cr3t-t0ken-value\n    password: [hunter2-password\n",
+    )
+    .unwrap();
+    let demo = demo_path();
+    let o = flux_sim(&["serve", "--scenario", &demo, "--kubeconfig", kc.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(!err.contains("s3cr3t") && !err.contains("hunter2"), "{err}");
+    assert!(err.contains("not a valid kubeconfig") && err.contains("line 7"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_stops_on_a_signal_at_any_stage_and_leaves_no_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("big.yaml");
+    // Large enough that seeding takes a while, so the signal lands during start-up.
+    std::fs::write(&scenario, generate(8_000, 1)).unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let endpoints = dir.path().join("endpoints.json");
+    for (signal, after) in [(libc_signal::INT, 300), (libc_signal::TERM, 300), (libc_signal::HUP, 300), (libc_signal::INT, 0)] {
+        let _ = std::fs::remove_file(&endpoints);
+        let mut child = std::process::Command::new(FLUX_SIM)
+            .args(["serve", "--scenario", scenario.to_str().unwrap(), "--start-at", "30m"])
+            .arg("--endpoints-out")
+            .arg(&endpoints)
+            .env("TMPDIR", &tmp)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        if after == 0 {
+            // Once serving: wait (bounded) for the endpoints file.
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while !endpoints.exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            assert!(endpoints.exists(), "never served");
+        } else {
+            std::thread::sleep(Duration::from_millis(after));
+        }
+        let sent = Instant::now();
+        std::process::Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status().unwrap();
+        let deadline = sent + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.is_some(), "SIG{signal} not honoured within 10s");
+        let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+        assert!(left.is_empty(), "SIG{signal}: temporary files left: {left:?}");
+        assert!(!dir.path().join("endpoints.tmp").exists());
+    }
+}
+
+/// Signal names as `kill -NAME` takes them.
+mod libc_signal {
+    pub const INT: &str = "INT";
+    pub const TERM: &str = "TERM";
+    pub const HUP: &str = "HUP";
+}
+
+#[test]
+fn logs_on_a_pipe_carry_no_colour() {
+    // A warning-level log line: a broken scenario is not one, but an unreachable cluster is.
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kc,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"http://127.0.0.1:1\"}\nusers:\n- name: u\n  user: {}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\n",
+    )
+    .unwrap();
+    let demo = demo_path();
+    let o = std::process::Command::new(FLUX_SIM)
+        .args(["serve", "--scenario", &demo, "--kubeconfig", kc.to_str().unwrap()])
+        .env("FLUX_SIM_LOG", "debug")
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.is_empty());
+    assert!(!err.contains('\u{1b}'), "ANSI escapes on a pipe: {err:?}");
+}

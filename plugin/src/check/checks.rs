@@ -90,13 +90,55 @@ pub struct World<'a> {
     /// What each Alert and Provider is judged by (their events and references).
     pub notifications: &'a HashMap<ObjectRef, NotificationEvidence>,
     pub now: Timestamp,
+    /// `objects` by reference, built on first use: a scan per lookup is quadratic at 100k.
+    pub index: std::sync::OnceLock<HashMap<ObjectRef, usize>>,
+    /// Alerts by the namespaces their event sources can match (a source names one namespace,
+    /// its Alert's by default), so each object is held against its namespace's Alerts only.
+    pub alerts_by_namespace: std::sync::OnceLock<HashMap<String, Vec<usize>>>,
 }
 
 impl World<'_> {
+    /// The Alerts that may match an object of `namespace`, in their listed order.
+    fn alerts_for(&self, namespace: &str) -> impl Iterator<Item = &Value> {
+        let by_ns = self.alerts_by_namespace.get_or_init(|| {
+            let mut by_ns: HashMap<String, Vec<usize>> = HashMap::new();
+            for (i, alert) in self.alerts.iter().enumerate() {
+                let own = FluxObject::new(alert).namespace().to_string();
+                let sources = alert
+                    .pointer("/spec/eventSources")
+                    .and_then(Value::as_array);
+                for source in sources.into_iter().flatten() {
+                    let ns = source
+                        .get("namespace")
+                        .and_then(Value::as_str)
+                        .filter(|n| !n.is_empty())
+                        .map_or_else(|| own.clone(), str::to_string);
+                    let list = by_ns.entry(ns).or_default();
+                    if list.last() != Some(&i) {
+                        list.push(i);
+                    }
+                }
+            }
+            by_ns
+        });
+        by_ns
+            .get(namespace)
+            .into_iter()
+            .flatten()
+            .map(|i| &self.alerts[*i])
+    }
+
     fn find(&self, r: &ObjectRef) -> Option<&Value> {
-        self.objects
-            .iter()
-            .find(|o| FluxObject::new(o).object_ref() == *r)
+        let index = self.index.get_or_init(|| {
+            self.objects
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (FluxObject::new(o).object_ref(), i))
+                .collect()
+        });
+        index
+            .get(r)
+            .map(|i| &self.objects[*i])
             .or_else(|| self.upstream.get(r))
     }
 }
@@ -313,7 +355,7 @@ fn judged(obj: &Value, world: &World) -> model::Judgement {
 /// matches the object.
 fn coverage(obj: &Value, world: &World) -> Verdict2 {
     let mut reasons = Vec::new();
-    for alert in world.alerts {
+    for alert in world.alerts_for(FluxObject::new(obj).namespace()) {
         if !model::notification::alert_matches(alert, obj, "error") {
             continue;
         }

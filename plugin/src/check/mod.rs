@@ -125,6 +125,8 @@ async fn check_cluster(
         providers: &providers,
         notifications: &notifications.evidence,
         now,
+        index: Default::default(),
+        alerts_by_namespace: Default::default(),
     };
     let unreadable = (!snap.unreadable.is_empty()).then(|| {
         let kinds: Vec<String> = snap

@@ -336,7 +336,9 @@ pub fn notification(t: &Timeline, n: &NotificationExpectation) -> Case {
         .filter(|d| {
             matches!(d.delivery.outcome, Outcome::Delivered { .. })
                 && d.severity.as_deref().is_none_or(|s| s == n.severity)
-                && n.text.as_deref().is_none_or(|s| d.delivery.message.contains(s))
+                && n.text
+                    .as_deref()
+                    .is_none_or(|s| d.delivery.message.contains(s))
                 && t.scenario_at(d.at).saturating_sub(start) <= n.within
         })
         .count();
@@ -349,7 +351,10 @@ pub fn notification(t: &Timeline, n: &NotificationExpectation) -> Case {
                 fmt_d(n.within)
             ),
         )
-    } else if n.count.is_some_and(|want| want as usize != delivered_in_window) {
+    } else if n
+        .count
+        .is_some_and(|want| want as usize != delivered_in_window)
+    {
         (
             false,
             format!(

@@ -42,9 +42,11 @@ fn load_inputs(args: &DrillArgs) -> Result<(Vec<simulator::scenario::Scenario>, 
     if !args.local {
         return Err("only --local drills exist so far: pass --local".into());
     }
-    if !(args.time_scale.is_finite() && args.time_scale >= 1.0) {
+    // Past the simulator's largest scale a scaled timer cannot be represented.
+    let max = simulator::controllers::TIME_SCALE_RANGE.1;
+    if !(args.time_scale.is_finite() && (1.0..=max).contains(&args.time_scale)) {
         return Err(format!(
-            "--time-scale {}: expected a number >= 1",
+            "--time-scale {}: expected a number from 1 to {max}",
             args.time_scale
         ));
     }

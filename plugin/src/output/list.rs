@@ -49,9 +49,29 @@ pub fn list(report: &Report) -> Value {
     })
 }
 
+/// The List as `serde_json::to_string_pretty` writes it, built item by item: at 100k objects
+/// a tree of the whole List would hold several times the text it prints.
 pub fn json(report: &Report) -> String {
-    let mut s = serde_json::to_string_pretty(&list(report)).unwrap_or_default();
-    s.push('\n');
+    if report.rows.is_empty() {
+        let mut s = serde_json::to_string_pretty(&list(report)).unwrap_or_default();
+        s.push('\n');
+        return s;
+    }
+    let mut s = String::from("{\n  \"apiVersion\": \"v1\",\n  \"items\": [\n");
+    for (i, row) in report.rows.iter().enumerate() {
+        if i > 0 {
+            s.push_str(",\n");
+        }
+        let text = serde_json::to_string_pretty(&item(row)).unwrap_or_default();
+        for (j, line) in text.lines().enumerate() {
+            if j > 0 {
+                s.push('\n');
+            }
+            s.push_str("    ");
+            s.push_str(line);
+        }
+    }
+    s.push_str("\n  ],\n  \"kind\": \"List\",\n  \"metadata\": {}\n}\n");
     s
 }
 
@@ -63,6 +83,14 @@ pub fn yaml(report: &Report) -> String {
 mod tests {
     use super::*;
     use crate::status::report::tests::sample_report;
+
+    #[test]
+    fn json_is_written_as_to_string_pretty_writes_the_list() {
+        let report = sample_report();
+        let mut whole = serde_json::to_string_pretty(&list(&report)).unwrap();
+        whole.push('\n');
+        assert_eq!(json(&report), whole);
+    }
 
     #[test]
     fn json_is_a_kubectl_list() {

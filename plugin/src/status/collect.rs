@@ -95,8 +95,8 @@ pub async fn collect(cluster: &Cluster, scope: &Scope) -> Result<Snapshot, Clust
                 snap.listed_kinds.push(kind.kind());
                 snap.objects.extend(items);
             }
-            // The CRD went away between discovery and list: not served any more.
-            Err(CallError::Api { code: 404, .. }) => any_ok = true,
+            // A 404 on a kind discovery just listed is as unreadable as a 403 or a 5xx: say
+            // so, rather than drop the kind from the report as if it had no objects.
             Err(CallError::Api { message, .. }) => {
                 snap.unreadable.push(Unreadable {
                     kind: kind.kind().to_string(),
@@ -117,6 +117,10 @@ pub async fn collect(cluster: &Cluster, scope: &Scope) -> Result<Snapshot, Clust
         return Err(e);
     }
     snap.discovered = discovered;
+    // Kinds that could not be listed are not followed either: a GET there proves nothing, and
+    // an unreadable kind must never become "does not exist".
+    let mut following = snap.discovered.clone();
+    following.unreadable.extend(snap.unreadable.iter().cloned());
     let known: HashSet<ObjectRef> = snap
         .objects
         .iter()
@@ -124,7 +128,7 @@ pub async fn collect(cluster: &Cluster, scope: &Scope) -> Result<Snapshot, Clust
         .collect();
     let (upstream, missing) = follow_upstreams(
         cluster,
-        &snap.discovered,
+        &following,
         scope,
         &snap.listed_kinds,
         &snap.objects,
@@ -309,10 +313,11 @@ enum Lookup {
 }
 
 async fn get_object(cluster: &Cluster, discovered: &Discovered, r: &ObjectRef) -> Lookup {
+    if discovered.unreadable.iter().any(|u| u.kind == r.kind) {
+        return Lookup::Unknown;
+    }
     let Some(kind) = discovered.get(&r.kind) else {
-        return if discovered.unreadable.iter().any(|u| u.kind == r.kind)
-            || model::kinds::by_kind(&r.kind).is_none()
-        {
+        return if model::kinds::by_kind(&r.kind).is_none() {
             Lookup::Unknown
         } else {
             // No CRD for this kind: the object cannot exist.

@@ -29,14 +29,20 @@ use std::time::Duration;
 pub use error::{ApiError, StatusCause};
 pub use jsonpath::JsonPath;
 pub use selector::{FieldSelector, LabelSelector};
-pub use store::{EventType, ListOptions, ListPage, Patch, Store, WatchEvent};
+pub use store::{EventType, ListOptions, ListPage, Patch, Store, Subscription, WatchEvent};
 pub use types::{PrinterColumn, ResourceType, VersionDetail};
+
+/// The header that marks the simulator's own clients (its fake controllers): `--deny` answers
+/// the clients under test, as a real cluster's RBAC denies a user and not Flux's controllers.
+pub const INTERNAL_HEADER: &str = "x-flux-sim-internal";
 
 /// The embedded API: a [`Store`] plus the fault injections of its HTTP face. Clones share both.
 #[derive(Clone, Debug)]
 pub struct ApiServer {
     store: Store,
     denied: Arc<Mutex<HashMap<String, u16>>>,
+    /// The value of [`INTERNAL_HEADER`] this server trusts (random per server).
+    internal_token: Arc<str>,
 }
 
 impl ApiServer {
@@ -45,7 +51,17 @@ impl ApiServer {
         ApiServer {
             store: Store::new(types),
             denied: Arc::default(),
+            internal_token: Arc::from(format!("{:032x}", rand::random::<u128>())),
         }
+    }
+
+    /// The header (name, value) the simulator's own clients send, so that `--deny` spares them.
+    pub fn internal_header(&self) -> (&'static str, String) {
+        (INTERNAL_HEADER, self.internal_token.to_string())
+    }
+
+    pub(crate) fn is_internal(&self, value: Option<&[u8]>) -> bool {
+        value.is_some_and(|v| v == self.internal_token.as_bytes())
     }
 
     /// In-process access to the objects, with the same semantics as HTTP.

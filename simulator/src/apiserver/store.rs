@@ -5,11 +5,12 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use axum::body::Bytes;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
 use super::error::ApiError;
-use super::inner::{object_key, Inner, ObjectKey};
+use super::inner::{object_key, parse_stored, Change, Inner, ObjectKey};
 use super::object::str_at;
 use super::selector::{FieldSelector, LabelSelector};
 use super::types::{split_api_version, ResourceType};
@@ -59,6 +60,45 @@ pub struct ListOptions {
     pub continue_token: Option<String>,
 }
 
+/// One page of a list as the store holds it: each item the stored JSON, shared.
+#[derive(Clone, Debug)]
+pub(crate) struct RawPage {
+    pub items: Vec<Bytes>,
+    pub resource_version: u64,
+    pub continue_token: Option<String>,
+    pub remaining_item_count: Option<u64>,
+}
+
+/// Where a watch starts: the current objects (sent as ADDED) or the retained changes after a
+/// resourceVersion.
+pub(crate) enum WatchStart {
+    Objects(Vec<Bytes>),
+    Changes(Vec<Arc<Change>>),
+}
+
+/// In-process observation of every change (see [`Store::subscribe`]).
+pub struct Subscription {
+    receiver: broadcast::Receiver<Arc<Change>>,
+}
+
+impl Subscription {
+    /// The next change; `Lagged` when more than the channel holds went by unread.
+    pub async fn recv(&mut self) -> Result<WatchEvent, broadcast::error::RecvError> {
+        let change = self.receiver.recv().await?;
+        Ok(WatchEvent {
+            event_type: change.event_type,
+            group: change.group.to_string(),
+            plural: change.plural.to_string(),
+            resource_version: change.resource_version,
+            object: Arc::new(parse_stored(&change.object)),
+            previous: change
+                .previous
+                .as_deref()
+                .map(|p| Arc::new(parse_stored(p))),
+        })
+    }
+}
+
 /// One page of a list.
 #[derive(Clone, Debug)]
 pub struct ListPage {
@@ -82,7 +122,7 @@ pub enum Patch {
 
 pub(super) struct Shared {
     pub(super) inner: Mutex<Inner>,
-    pub(super) events: broadcast::Sender<WatchEvent>,
+    pub(super) events: broadcast::Sender<Arc<Change>>,
 }
 
 /// The embedded API's objects. Clones share the same store.
@@ -202,8 +242,10 @@ impl Store {
     }
 
     /// Every change from now on, for in-process observers.
-    pub fn subscribe(&self) -> broadcast::Receiver<WatchEvent> {
-        self.shared.events.subscribe()
+    pub fn subscribe(&self) -> Subscription {
+        Subscription {
+            receiver: self.shared.events.subscribe(),
+        }
     }
 
     fn type_of(&self, group: &str, plural: &str) -> Result<Arc<ResourceType>, ApiError> {
@@ -280,7 +322,7 @@ impl Store {
         name: &str,
     ) -> Result<Value, ApiError> {
         let rt = self.type_of(group, plural)?;
-        self.get_in(&rt, namespace, name).map(|o| (*o).clone())
+        self.get_in(&rt, namespace, name).map(|o| parse_stored(&o))
     }
 
     /// Every object of a type, in one namespace or (None) all of them, ordered by namespace and name.
@@ -375,18 +417,19 @@ impl Store {
 
     // ---- the implementations the HTTP layer shares ----
 
+    /// One object as stored (its JSON at the storage version).
     pub(crate) fn get_in(
         &self,
         rt: &ResourceType,
         namespace: Option<&str>,
         name: &str,
-    ) -> Result<Arc<Value>, ApiError> {
+    ) -> Result<Bytes, ApiError> {
         let key = object_key(rt, namespace, name);
         let inner = self.lock();
         inner
             .collection(rt)
             .and_then(|c| c.get(&key))
-            .map(|s| s.object.clone())
+            .map(|s| s.json.clone())
             .ok_or_else(|| not_found(rt, name))
     }
 
@@ -395,15 +438,27 @@ impl Store {
         rt: &ResourceType,
         options: &ListOptions,
     ) -> Result<ListPage, ApiError> {
+        let page = self.list_raw(rt, options)?;
+        Ok(ListPage {
+            items: page.items.iter().map(|o| parse_stored(o)).collect(),
+            resource_version: page.resource_version,
+            continue_token: page.continue_token,
+            remaining_item_count: page.remaining_item_count,
+        })
+    }
+
+    /// A page of a list, sharing the stored JSON. The lock is held only to copy references:
+    /// selectors are matched afterwards, outside it.
+    pub(crate) fn list_raw(
+        &self,
+        rt: &ResourceType,
+        options: &ListOptions,
+    ) -> Result<RawPage, ApiError> {
         let cursor = options
             .continue_token
             .as_deref()
             .map(decode_continue)
             .transpose()?;
-        let inner = self.lock();
-        let resource_version = cursor.as_ref().map_or(inner.resource_version, |c| c.0);
-        let empty = BTreeMap::new();
-        let collection = inner.collection(rt).unwrap_or(&empty);
         let ns = options.namespace.as_deref().filter(|_| rt.namespaced);
         let start = match (&cursor, ns) {
             (Some((_, key)), _) => Bound::Excluded(key.clone()),
@@ -411,38 +466,62 @@ impl Store {
             (None, None) => Bound::Unbounded,
         };
         let filtered = !options.label_selector.is_empty() || !options.field_selector.is_empty();
-        let mut matching = collection
-            .range((start, Bound::Unbounded))
-            .take_while(|(key, _)| ns.is_none_or(|ns| key.0 == ns))
-            .filter(|(_, s)| {
-                options.label_selector.matches(&s.object)
-                    && options.field_selector.matches(&s.object)
-            });
         let limit = options.limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
+        // Under the lock: references to the candidates (all of them when a selector must look
+        // inside; otherwise one page and a count of the rest).
+        let (resource_version, candidates, rest) = {
+            let inner = self.lock();
+            let resource_version = cursor.as_ref().map_or(inner.resource_version, |c| c.0);
+            let empty = BTreeMap::new();
+            let collection = inner.collection(rt).unwrap_or(&empty);
+            let mut range = collection
+                .range((start, Bound::Unbounded))
+                .take_while(|(key, _)| ns.is_none_or(|ns| key.0 == ns));
+            let take = if filtered { usize::MAX } else { limit };
+            let candidates: Vec<(ObjectKey, Bytes)> = range
+                .by_ref()
+                .take(take)
+                .map(|(k, s)| (k.clone(), s.json.clone()))
+                .collect();
+            let rest = if filtered { 0 } else { range.count() as u64 };
+            (resource_version, candidates, rest)
+        };
         let mut items = Vec::new();
         let mut last = None;
-        for (key, stored) in matching.by_ref() {
-            items.push((*stored.object).clone());
+        let mut remaining = rest;
+        let mut candidates = candidates.into_iter();
+        for (key, json) in candidates.by_ref() {
+            if filtered {
+                let object = parse_stored(&json);
+                if !(options.label_selector.matches(&object)
+                    && options.field_selector.matches(&object))
+                {
+                    continue;
+                }
+            }
+            items.push(json);
             last = Some(key);
             if items.len() == limit {
                 break;
             }
         }
+        if filtered && items.len() == limit {
+            remaining = candidates
+                .filter(|(_, json)| {
+                    let object = parse_stored(json);
+                    options.label_selector.matches(&object)
+                        && options.field_selector.matches(&object)
+                })
+                .count() as u64;
+        }
         let (continue_token, remaining) = match last {
-            Some(last) if items.len() == limit => {
-                let remaining = matching.count() as u64;
-                if remaining == 0 {
-                    (None, None)
-                } else {
-                    (
-                        Some(encode_continue(resource_version, last)),
-                        (!filtered).then_some(remaining),
-                    )
-                }
-            }
+            Some(last) if items.len() == limit && remaining > 0 => (
+                Some(encode_continue(resource_version, &last)),
+                (!filtered).then_some(remaining),
+            ),
             _ => (None, None),
         };
-        Ok(ListPage {
+        Ok(RawPage {
             items,
             resource_version,
             continue_token,
@@ -450,31 +529,34 @@ impl Store {
         })
     }
 
-    /// Events after `since` (or, with None, the current objects as ADDED), and a receiver for what follows.
+    /// Where a watch starts (with None, the current objects in `namespace`; else the changes
+    /// after `since`), and a receiver for what follows.
     pub(crate) fn watch_from(
         &self,
         rt: &ResourceType,
+        namespace: Option<&str>,
         since: Option<u64>,
-    ) -> Result<(Vec<WatchEvent>, broadcast::Receiver<WatchEvent>, u64), ApiError> {
+    ) -> Result<(WatchStart, broadcast::Receiver<Arc<Change>>, u64), ApiError> {
         let inner = self.lock();
         let receiver = self.shared.events.subscribe();
         let now = inner.resource_version;
+        let ns = namespace.filter(|_| rt.namespaced);
         let initial = match since {
-            None => inner
-                .collection(rt)
-                .map(|c| {
-                    c.values()
-                        .map(|s| WatchEvent {
-                            event_type: EventType::Added,
-                            group: rt.group.clone(),
-                            plural: rt.plural.clone(),
-                            resource_version: now,
-                            object: s.object.clone(),
-                            previous: None,
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
+            None => WatchStart::Objects(
+                inner
+                    .collection(rt)
+                    .map(|c| {
+                        let start = match ns {
+                            Some(ns) => Bound::Included((ns.to_string(), String::new())),
+                            None => Bound::Unbounded,
+                        };
+                        c.range((start, Bound::Unbounded))
+                            .take_while(|(key, _)| ns.is_none_or(|ns| key.0 == ns))
+                            .map(|(_, s)| s.json.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            ),
             Some(since) if since < inner.expired_through => {
                 return Err(ApiError::Gone {
                     message: format!(
@@ -487,12 +569,14 @@ impl Store {
                 let first = inner
                     .history
                     .partition_point(|e| e.resource_version <= since);
-                inner
-                    .history
-                    .range(first..)
-                    .filter(|e| e.group == rt.group && e.plural == rt.plural)
-                    .cloned()
-                    .collect()
+                WatchStart::Changes(
+                    inner
+                        .history
+                        .range(first..)
+                        .filter(|e| *e.group == rt.group && *e.plural == rt.plural)
+                        .cloned()
+                        .collect(),
+                )
             }
         };
         Ok((initial, receiver, now))

@@ -13,9 +13,10 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::error::ApiError;
 use super::http::{list_options, AppState, Format, Query, Target};
+use super::inner::{parse_stored, Change};
 use super::object::at_version;
 use super::selector::FieldSelector;
-use super::store::{EventType, ListOptions, WatchEvent};
+use super::store::{EventType, ListOptions, WatchStart};
 use super::table::{object_metadata, TableBuilder};
 use super::types::ResourceType;
 
@@ -35,6 +36,22 @@ struct Encoder {
 }
 
 impl Encoder {
+    /// Whether events can be judged and encoded from the stored JSON alone: no selector looks
+    /// inside objects, and they are sent as stored.
+    fn passes_through(&self) -> bool {
+        self.options.label_selector.is_empty()
+            && self.options.field_selector.is_empty()
+            && self.format == Format::Json
+            && self.version == self.rt.version
+    }
+
+    fn namespace_ok(&self, namespace: &str) -> bool {
+        match (&self.options.namespace, self.rt.namespaced) {
+            (Some(ns), true) => ns == namespace,
+            _ => true,
+        }
+    }
+
     fn visible(&self, object: &Value) -> bool {
         let ns_ok = match (&self.options.namespace, self.rt.namespaced) {
             (Some(ns), true) => {
@@ -50,16 +67,26 @@ impl Encoder {
             && self.options.field_selector.matches(object)
     }
 
-    fn encode(&mut self, event: &WatchEvent) -> Option<Bytes> {
-        if event.group != self.rt.group || event.plural != self.rt.plural {
+    fn encode(&mut self, event: &Change) -> Option<Bytes> {
+        if *event.group != self.rt.group || *event.plural != self.rt.plural {
             return None;
         }
-        let now = self.visible(&event.object);
+        if !self.namespace_ok(&event.namespace) {
+            return None;
+        }
+        if self.passes_through() {
+            return Some(raw_line(event.event_type.as_str(), &event.object));
+        }
+        let object = parse_stored(&event.object);
+        let now = self.visible(&object);
         let kind = match event.event_type {
             EventType::Added if now => "ADDED",
             EventType::Deleted if now => "DELETED",
             EventType::Modified => match (
-                event.previous.as_deref().is_some_and(|p| self.visible(p)),
+                event
+                    .previous
+                    .as_deref()
+                    .is_some_and(|p| self.visible(&parse_stored(p))),
                 now,
             ) {
                 (true, true) => "MODIFIED",
@@ -69,7 +96,21 @@ impl Encoder {
             },
             _ => return None,
         };
-        let object = at_version(&event.object, &self.rt, &self.version);
+        Some(self.encode_value(kind, &object))
+    }
+
+    /// A current object as an initial ADDED event (namespace already matched).
+    fn encode_initial(&mut self, stored: &Bytes) -> Option<Bytes> {
+        if self.passes_through() {
+            return Some(raw_line("ADDED", stored));
+        }
+        let object = parse_stored(stored);
+        self.visible(&object)
+            .then(|| self.encode_value("ADDED", &object))
+    }
+
+    fn encode_value(&mut self, kind: &str, object: &Value) -> Bytes {
+        let object = at_version(object, &self.rt, &self.version);
         let object = match (self.format, &self.table) {
             (Format::Table(_), Some(builder)) => {
                 let rv = object
@@ -87,7 +128,7 @@ impl Encoder {
             (Format::Metadata, _) => object_metadata(&object),
             _ => object,
         };
-        Some(line(kind, object))
+        line(kind, object)
     }
 
     fn bookmark(&self, resource_version: u64, initial_events_end: bool) -> Bytes {
@@ -99,6 +140,17 @@ impl Encoder {
         let object = json!({"kind": self.rt.kind, "apiVersion": self.rt.api_version_for(&self.version), "metadata": metadata});
         line("BOOKMARK", object)
     }
+}
+
+/// `{"type":KIND,"object":STORED}` and a newline, from the stored JSON as it is.
+fn raw_line(kind: &str, stored: &[u8]) -> Bytes {
+    let mut text = Vec::with_capacity(stored.len() + 40);
+    text.extend_from_slice(b"{\"type\":\"");
+    text.extend_from_slice(kind.as_bytes());
+    text.extend_from_slice(b"\",\"object\":");
+    text.extend_from_slice(stored);
+    text.extend_from_slice(b"}\n");
+    Bytes::from(text)
 }
 
 fn line(kind: &str, object: Value) -> Bytes {
@@ -169,22 +221,41 @@ pub(crate) fn serve(
         first_table: true,
     };
     let (sender, receiver) = mpsc::channel::<Bytes>(256);
-    let (initial, events, now) = match state.server.store().watch_from(&rt, since) {
-        Ok(start) => start,
-        Err(error @ ApiError::Gone { .. }) => {
-            // The real API server accepts the watch and then reports 410 Expired as an ERROR event.
-            let _ = sender.try_send(line("ERROR", error.status()));
-            return Ok(streaming(receiver));
-        }
-        Err(error) => return Err(error),
-    };
+    let namespace = encoder.options.namespace.clone();
+    let (initial, events, now) =
+        match state
+            .server
+            .store()
+            .watch_from(&rt, namespace.as_deref(), since)
+        {
+            Ok(start) => start,
+            Err(error @ ApiError::Gone { .. }) => {
+                // The real API server accepts the watch and then reports 410 Expired as an ERROR event.
+                let _ = sender.try_send(line("ERROR", error.status()));
+                return Ok(streaming(receiver));
+            }
+            Err(error) => return Err(error),
+        };
     let mut shutdown = state.shutdown.clone();
     tokio::spawn(async move {
         let send_initial_end = send_initial && bookmarks;
-        for event in &initial {
-            if let Some(chunk) = encoder.encode(event) {
-                if sender.send(chunk).await.is_err() {
-                    return;
+        match initial {
+            WatchStart::Objects(objects) => {
+                for object in &objects {
+                    if let Some(chunk) = encoder.encode_initial(object) {
+                        if sender.send(chunk).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+            WatchStart::Changes(changes) => {
+                for change in &changes {
+                    if let Some(chunk) = encoder.encode(change) {
+                        if sender.send(chunk).await.is_err() {
+                            return;
+                        }
+                    }
                 }
             }
         }
@@ -208,7 +279,7 @@ pub(crate) fn serve(
 async fn pump(
     encoder: &mut Encoder,
     sender: &mpsc::Sender<Bytes>,
-    mut events: broadcast::Receiver<WatchEvent>,
+    mut events: broadcast::Receiver<Arc<Change>>,
     mut last_seen: u64,
     bookmarks: bool,
     timeout: Duration,

@@ -203,9 +203,8 @@ impl Store {
         let previous = inner
             .collection(&rt)
             .and_then(|c| c.get(&key))
-            .map(|s| s.object.clone());
-        let stored = inner.commit(&rt, key, object, managed, previous, &self.shared.events);
-        Ok((*stored).clone())
+            .map(|s| s.json.clone());
+        Ok(inner.commit(&rt, key, object, managed, previous, &self.shared.events))
     }
 
     pub(crate) fn update_in(
@@ -339,7 +338,10 @@ impl Store {
             .collection(rt)
             .and_then(|c| c.get(&key))
             .ok_or_else(|| not_found(rt, name))?;
-        let old = stored.object.clone();
+        let old_json = stored.json.clone();
+        let old = stored.value();
+        // managedFields are kept only inside the object: read back for this write.
+        let stored_managed = fields::parse(old.pointer("/metadata/managedFields"));
         let mut candidate = change(&old)?;
         if let Some(applied) = &applied {
             // Server-side apply: what this manager applied before and omits now goes, unless shared.
@@ -348,13 +350,12 @@ impl Store {
                     && e.operation == "Apply"
                     && e.subresource.as_deref() == subresource
             };
-            let others: BTreeSet<&FieldPath> = stored
-                .managed
+            let others: BTreeSet<&FieldPath> = stored_managed
                 .iter()
                 .filter(|e| !mine(e))
                 .flat_map(|e| &e.fields)
                 .collect();
-            for entry in stored.managed.iter().filter(mine) {
+            for entry in stored_managed.iter().filter(mine) {
                 for path in entry
                     .fields
                     .iter()
@@ -388,7 +389,7 @@ impl Store {
             };
         }
         let mut new = if subresource == Some("status") {
-            let mut with_status = (*old).clone();
+            let mut with_status = old.clone();
             match candidate.get("status") {
                 Some(status) => with_status["status"] = status.clone(),
                 None => {
@@ -407,7 +408,7 @@ impl Store {
             }
             candidate
         };
-        if new == *old {
+        if new == old {
             return Ok(at_version(&old, rt, version));
         }
         if has_generation(rt) && spec_changed(rt, &old, &new) {
@@ -426,12 +427,12 @@ impl Store {
             api_version: &api_version,
             time: &now,
         };
-        let mut managed = stored.managed.clone();
+        let mut managed = stored_managed;
         fields::record(&mut managed, Some(&old), &new, &writer, applied);
         if ctx.dry_run {
             return Ok(at_version(&new, rt, version));
         }
-        let stored = inner.commit(rt, key, new, managed, Some(old), &self.shared.events);
+        let stored = inner.commit(rt, key, new, managed, Some(old_json), &self.shared.events);
         Ok(at_version(&stored, rt, version))
     }
 
@@ -449,7 +450,7 @@ impl Store {
             return Err(not_found(rt, name));
         }
         if dry_run {
-            return Ok((*inner.collection(rt).expect("checked")[&key].object).clone());
+            return Ok(inner.collection(rt).expect("checked")[&key].value());
         }
         let deleted = inner.remove(rt, &key, &self.shared.events);
         if rt.group.is_empty() && rt.plural == "namespaces" {

@@ -3,6 +3,16 @@
 
 use std::time::{Duration, Instant};
 
+/// The time scales the real-time drivers accept (scenario seconds per wall second): beyond them
+/// a wall-clock wait can no longer be represented or a reconcile interval shrinks below a
+/// scheduler tick.
+pub const TIME_SCALE_RANGE: (f64, f64) = (0.001, 100_000.0);
+
+/// A duration from seconds, saturating instead of panicking on what cannot be represented.
+fn saturating_secs(secs: f64) -> Duration {
+    Duration::try_from_secs_f64(secs.max(0.0)).unwrap_or(Duration::MAX)
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
     started: Instant,
@@ -13,8 +23,19 @@ pub struct Clock {
 impl Clock {
     /// `start_at`: the scenario time at which real time begins; `scale`: scenario seconds per
     /// wall second (>= 1 compresses time).
+    /// A scale outside [`TIME_SCALE_RANGE`] is clamped into it (callers validate user input).
     pub fn new(start_at: Duration, scale: f64) -> Self {
-        Self { started: Instant::now(), start_at, scale }
+        let (min, max) = TIME_SCALE_RANGE;
+        let scale = if scale.is_finite() {
+            scale.clamp(min, max)
+        } else {
+            1.0
+        };
+        Self {
+            started: Instant::now(),
+            start_at,
+            scale,
+        }
     }
 
     pub fn scale(&self) -> f64 {
@@ -27,12 +48,14 @@ impl Clock {
 
     /// The scenario time now.
     pub fn scenario_now(&self) -> Duration {
-        self.start_at + self.started.elapsed().mul_f64(self.scale)
+        self.start_at.saturating_add(saturating_secs(
+            self.started.elapsed().as_secs_f64() * self.scale,
+        ))
     }
 
     /// How long to wait in wall time for `d` of scenario time to pass.
     pub fn to_wall(&self, d: Duration) -> Duration {
-        d.div_f64(self.scale)
+        saturating_secs(d.as_secs_f64() / self.scale)
     }
 
     /// The wall-clock instant at which scenario time `t` is reached (now if already past).
@@ -40,7 +63,11 @@ impl Clock {
         if t <= self.start_at {
             return self.started;
         }
-        self.started + self.to_wall(t - self.start_at)
+        // A time too far ahead to represent as an Instant is, in practice, never.
+        let never = self.started + Duration::from_secs(100 * 365 * 86_400);
+        self.started
+            .checked_add(self.to_wall(t - self.start_at))
+            .map_or(never, |at| at.min(never))
     }
 }
 
@@ -55,5 +82,16 @@ mod tests {
         assert!(c.scenario_now() >= Duration::from_secs(3600));
         assert!(c.scenario_now() < Duration::from_secs(3660));
         assert_eq!(c.wall_instant(Duration::from_secs(10)), c.started);
+    }
+
+    #[test]
+    fn extreme_scales_and_durations_do_not_panic() {
+        for scale in [1e300, 1e-300, f64::INFINITY, f64::NAN, 0.0, -1.0] {
+            let c = Clock::new(Duration::from_secs(1), scale);
+            let _ = c.to_wall(Duration::MAX);
+            let _ = c.scenario_now();
+            let _ = c.wall_instant(Duration::MAX);
+            assert!((TIME_SCALE_RANGE.0..=TIME_SCALE_RANGE.1).contains(&c.scale()));
+        }
     }
 }

@@ -77,6 +77,29 @@ pub struct SpecFile {
     /// What must (and must not) follow.
     #[serde(default)]
     pub expectations: Option<ExpectationsFile>,
+    /// Per Flux controller (`source-controller`, `kustomize-controller`, ...): how it reconciles
+    /// against the API, as its flags say; unset values keep Flux's defaults.
+    #[serde(default)]
+    #[schemars(with = "Option<BTreeMap<String, ControllerSettingsFile>>")]
+    pub controllers: Option<Spanned<BTreeMap<String, ControllerSettingsFile>>>,
+}
+
+/// One Flux controller's reconcile limits.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ControllerSettingsFile {
+    /// `--concurrent`: reconciles of one kind at once (Flux: 2 in source-controller, 4 elsewhere).
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub concurrent: Option<Spanned<u32>>,
+    /// `--kube-api-qps`: sustained API requests per second of the controller (Flux: 50).
+    #[serde(default)]
+    #[schemars(with = "Option<f64>")]
+    pub kube_api_qps: Option<Spanned<f64>>,
+    /// `--kube-api-burst`: API requests above the sustained rate in a burst (Flux: 300).
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub kube_api_burst: Option<Spanned<u32>>,
 }
 
 /// One Flux object.

@@ -70,6 +70,11 @@ const PROVIDERS: &[&str] = &["slack", "msteams", "discord", "generic", "alertman
 const INTERVALS_SOURCE: &[&str] = &["1m", "1m", "5m", "10m"];
 const INTERVALS_APPLY: &[&str] = &["5m", "10m", "10m", "30m", "1h"];
 
+/// The fewest objects `generate` makes: the platform in flux-system and one tenant.
+pub const MIN_OBJECTS: usize = 11;
+/// The most objects `generate` makes: twice the 100k that `make bench` serves.
+pub const MAX_OBJECTS: usize = 200_000;
+
 /// One object as the generator knows it: enough to aim faults.
 struct Made {
     kind: &'static str,

@@ -31,6 +31,39 @@ pub struct Scenario {
     pub resources: Vec<Resource>,
     pub faults: Vec<FaultSpec>,
     pub expectations: Expectations,
+    /// The controllers whose reconcile limits the scenario sets (the others keep Flux's).
+    pub controllers: Vec<(Controller, ControllerSettings)>,
+}
+
+impl Scenario {
+    /// How `controller` reconciles: the scenario's settings, else Flux's defaults.
+    pub fn controller_settings(&self, controller: Controller) -> ControllerSettings {
+        self.controllers
+            .iter()
+            .find(|(c, _)| *c == controller)
+            .map_or_else(|| ControllerSettings::flux_default(controller), |(_, s)| *s)
+    }
+}
+
+/// How a Flux controller reconciles against the Kubernetes API: its `--concurrent`,
+/// `--kube-api-qps` and `--kube-api-burst` flags.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ControllerSettings {
+    /// Reconciles of one kind at once.
+    pub concurrent: u32,
+    /// Sustained API requests per second (a token bucket shared by the controller's kinds).
+    pub kube_api_qps: f64,
+    /// Requests the bucket holds for a burst.
+    pub kube_api_burst: u32,
+}
+
+impl ControllerSettings {
+    /// Flux's defaults: `--concurrent` 2 in source-controller and 4 in the others (their
+    /// main.go), `--kube-api-qps` 50 and `--kube-api-burst` 300 (fluxcd/pkg runtime/client).
+    pub fn flux_default(controller: Controller) -> Self {
+        let concurrent = if controller == Controller::Source { 2 } else { 4 };
+        ControllerSettings { concurrent, kube_api_qps: 50.0, kube_api_burst: 300 }
+    }
 }
 
 /// Where per-object state metrics come from: kube-state-metrics with flux2-monitoring-example's

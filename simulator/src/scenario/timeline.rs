@@ -134,7 +134,14 @@ impl Validator<'_> {
         let reconcile_duration =
             self.fault_param(fault, Fault::Slow, f.reconcile_duration.as_ref(), "reconcileDuration");
         let reconcile_duration = reconcile_duration.and_then(|d| {
-            let r = self.positive_duration(d, "reconcileDuration");
+            let r = self.positive_duration(d, "reconcileDuration").filter(|r| {
+                let max = super::validate::MAX_RECONCILE_DURATION;
+                if *r > max {
+                    let max = model::format_go_duration(max);
+                    self.error(line(d), format!("reconcileDuration {} is longer than the {max} a reconcile may take", d.value));
+                }
+                *r <= super::validate::MAX_RECONCILE_DURATION
+            });
             ok &= r.is_some();
             r
         });
@@ -155,10 +162,11 @@ impl Validator<'_> {
         let count = self
             .fault_param(fault, Fault::EventStorm, f.count.as_ref(), "count")
             .and_then(|c| {
-                if c.value >= 1 {
+                if (1..=super::validate::MAX_EVENT_STORM).contains(&c.value) {
                     Some(c.value)
                 } else {
-                    self.error(line(c), "count must be at least 1");
+                    let max = super::validate::MAX_EVENT_STORM;
+                    self.error(line(c), format!("count {} is out of range: give 1 to {max}", c.value));
                     ok = false;
                     None
                 }

@@ -41,6 +41,23 @@ pub(super) fn validate(
     }
 }
 
+/// The longest duration any scenario field may give (a scenario's length, an interval, a
+/// fault's span): what virtual time simulates and real time serves in bounded time.
+pub const MAX_DURATION: Duration = Duration::from_secs(30 * 86_400);
+/// The shortest scrape interval and reconcile interval: below it a reconcile loop or a sampler
+/// spins instead of ticking.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// At most this many samples per series (`duration / scrapeInterval`) are simulated.
+pub const MAX_SAMPLES: u64 = 100_000;
+/// The longest reconcile a `slow` fault may ask for.
+pub const MAX_RECONCILE_DURATION: Duration = Duration::from_secs(3600);
+/// The most events an `event-storm` fault may emit.
+pub const MAX_EVENT_STORM: u32 = 10_000;
+/// Per controller: the largest `concurrent`, `kubeApiQps` and `kubeApiBurst`.
+pub const MAX_CONCURRENT: u32 = 1_000;
+pub const MAX_KUBE_API_QPS: f64 = 100_000.0;
+pub const MAX_KUBE_API_BURST: u32 = 100_000;
+
 /// The `spec.interval` a resource gets when the file gives none.
 pub fn default_interval(kind: &KindInfo) -> Duration {
     let minutes = match kind.kind {
@@ -158,6 +175,22 @@ impl Validator<'_> {
             self.error(line(s), format!("{what} must be greater than zero"));
             return None;
         }
+        if d > MAX_DURATION {
+            let max = model::format_go_duration(MAX_DURATION);
+            self.error(line(s), format!("{what} {} is longer than the {max} a scenario can simulate", s.value));
+            return None;
+        }
+        Some(d)
+    }
+
+    /// A positive duration of at least `min`.
+    pub(super) fn duration_at_least(&mut self, s: &Spanned<String>, what: &str, min: Duration) -> Option<Duration> {
+        let d = self.positive_duration(s, what)?;
+        if d < min {
+            let min = model::format_go_duration(min);
+            self.error(line(s), format!("{what} {} is shorter than the {min} minimum", s.value));
+            return None;
+        }
         Some(d)
     }
 
@@ -202,10 +235,25 @@ impl Validator<'_> {
         let scrape_interval = spec
             .scrape_interval
             .as_ref()
-            .and_then(|d| self.positive_duration(d, "scrapeInterval"))
+            .and_then(|d| self.duration_at_least(d, "scrapeInterval", MIN_INTERVAL))
             .unwrap_or(Duration::from_secs(30));
         self.components_extra = self.components_extra(spec.components_extra.as_ref(), flux_version);
         let resource_metrics = self.resource_metrics(spec.resource_metrics.as_ref());
+        let samples = duration.as_secs() / scrape_interval.as_secs().max(1);
+        if samples > MAX_SAMPLES {
+            let at = spec.scrape_interval.as_ref().or(spec.duration.as_ref()).map_or(1, line);
+            self.error(
+                at,
+                format!(
+                    "duration {} at scrapeInterval {} makes {samples} samples per series; at most {MAX_SAMPLES} \
+                     are simulated: raise scrapeInterval to at least {}s or shorten the duration",
+                    model::format_go_duration(duration),
+                    model::format_go_duration(scrape_interval),
+                    duration.as_secs().div_ceil(MAX_SAMPLES)
+                ),
+            );
+        }
+        let controllers = self.controllers(spec.controllers.as_ref());
 
         let mut entries: Vec<Entry> = Vec::with_capacity(spec.resources.len());
         let mut index: HashMap<ObjectRef, usize> = HashMap::with_capacity(spec.resources.len());
@@ -264,6 +312,7 @@ impl Validator<'_> {
             resources,
             faults,
             expectations,
+            controllers,
         }
     }
 
@@ -305,6 +354,47 @@ impl Validator<'_> {
         }
         if out.is_empty() && raw.value.is_empty() {
             self.error(line(raw), "resourceMetrics: name at least one of kube-state-metrics, flux-operator");
+        }
+        out
+    }
+
+    /// `spec.controllers`: per Flux controller, its `concurrent` and API client limits.
+    fn controllers(
+        &mut self,
+        file: Option<&Spanned<std::collections::BTreeMap<String, super::file::ControllerSettingsFile>>>,
+    ) -> Vec<(Controller, ControllerSettings)> {
+        let Some(file) = file else { return Vec::new() };
+        let mut out = Vec::new();
+        for (name, settings) in &file.value {
+            let at = self.find_line(line(file), self.lines.len() + 1, &format!("{name}:")).unwrap_or(line(file));
+            let Some(controller) = Controller::ALL.iter().copied().find(|c| c.name() == name) else {
+                self.error(at, format!("unknown controller {name:?}; known controllers: {}", controller_names()));
+                continue;
+            };
+            let mut s = ControllerSettings::flux_default(controller);
+            if let Some(c) = &settings.concurrent {
+                if (1..=MAX_CONCURRENT).contains(&c.value) {
+                    s.concurrent = c.value;
+                } else {
+                    self.error(line(c), format!("concurrent {} is out of range: give 1 to {MAX_CONCURRENT}", c.value));
+                }
+            }
+            if let Some(q) = &settings.kube_api_qps {
+                if q.value.is_finite() && q.value > 0.0 && q.value <= MAX_KUBE_API_QPS {
+                    s.kube_api_qps = q.value;
+                } else {
+                    let message = format!("kubeApiQps {} is out of range: give a number above 0, at most {MAX_KUBE_API_QPS}", q.value);
+                    self.error(line(q), message);
+                }
+            }
+            if let Some(b) = &settings.kube_api_burst {
+                if (1..=MAX_KUBE_API_BURST).contains(&b.value) {
+                    s.kube_api_burst = b.value;
+                } else {
+                    self.error(line(b), format!("kubeApiBurst {} is out of range: give 1 to {MAX_KUBE_API_BURST}", b.value));
+                }
+            }
+            out.push((controller, s));
         }
         out
     }
@@ -372,7 +462,7 @@ impl Validator<'_> {
                 self.error(line(i), format!("{} has no interval{when}: remove `interval`", a(k.kind)));
                 None
             }
-            (_, Some(i)) => self.positive_duration(i, "interval"),
+            (_, Some(i)) => self.duration_at_least(i, "interval", MIN_INTERVAL),
             (Some(k), None) if !has_interval(k, version) => Some(Duration::ZERO),
             (Some(k), None) => Some(default_interval(k)),
             (None, None) => None,

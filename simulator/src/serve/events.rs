@@ -9,7 +9,7 @@ use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams}
 use kube::Client;
 use serde_json::{json, Value};
 
-use crate::controllers::{Observer, ReconcileObservation};
+use crate::controllers::{Limiter, Observer, ReconcileObservation};
 use crate::notify::{self, EventSender};
 
 /// The `reportingInstance` of a controller: its pod's name, the one its metrics' `pod` label has.
@@ -37,16 +37,33 @@ pub fn observer(client: Client, sender: Option<Arc<EventSender>>) -> Observer {
             }
             let event = notify::core_event(ev, &obs.live);
             let client = client.clone();
-            tokio::spawn(async move { record(client, event).await });
+            let limiter = obs.limiter.clone();
+            tokio::spawn(async move { record(client, event, Some(&limiter)).await });
         }
     })
 }
 
-/// Records a core/v1 Event: one per involved object and reason, counting repeats.
-pub async fn record(client: Client, mut event: Value) {
-    let ns = event.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_string();
-    let uid = event.pointer("/involvedObject/uid").and_then(Value::as_str).unwrap_or("");
-    let object = event.pointer("/involvedObject/name").and_then(Value::as_str).unwrap_or("object");
+/// Records a core/v1 Event: one per involved object and reason, counting repeats. Each request
+/// waits for a token of `limiter` (the recording controller's API client limit), if given.
+pub async fn record(client: Client, mut event: Value, limiter: Option<&Limiter>) {
+    let pace = || async {
+        if let Some(limiter) = limiter {
+            limiter.acquire().await;
+        }
+    };
+    let ns = event
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("default")
+        .to_string();
+    let uid = event
+        .pointer("/involvedObject/uid")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let object = event
+        .pointer("/involvedObject/name")
+        .and_then(Value::as_str)
+        .unwrap_or("object");
     let reason = event.get("reason").and_then(Value::as_str).unwrap_or("");
     let key = {
         use std::hash::{Hash, Hasher};
@@ -57,10 +74,14 @@ pub async fn record(client: Client, mut event: Value) {
     let name = format!("{object}.{key:016x}");
     event["metadata"]["name"] = json!(name);
     let api: Api<DynamicObject> = Api::namespaced_with(client, &ns, &core_events());
-    let Ok(obj) = serde_json::from_value::<DynamicObject>(event.clone()) else { return };
+    let Ok(obj) = serde_json::from_value::<DynamicObject>(event.clone()) else {
+        return;
+    };
+    pace().await;
     match api.create(&PostParams::default(), &obj).await {
         Ok(_) => {}
         Err(kube::Error::Api(e)) if e.code == 409 => {
+            pace().await;
             let count = api
                 .get(&name)
                 .await
@@ -71,7 +92,11 @@ pub async fn record(client: Client, mut event: Value) {
                 "message": event["message"], "lastTimestamp": event["lastTimestamp"],
                 "type": event["type"], "count": count + 1,
             });
-            if let Err(e) = api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            pace().await;
+            if let Err(e) = api
+                .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
                 tracing::debug!(error = %e, "updating event {name} failed");
             }
         }

@@ -21,8 +21,8 @@ use serde_json::{json, Value};
 use crate::apiserver::{self, ApiServer, PrinterColumn, ResourceType, VersionDetail};
 use crate::controllers::{self, Clock};
 use crate::notify;
-use crate::telemetry::Telemetry;
 use crate::scenario::Scenario;
+use crate::telemetry::Telemetry;
 
 pub struct ServeOptions {
     pub scenario: Scenario,
@@ -85,6 +85,34 @@ pub fn flux_resource_types(scenario: &Scenario) -> Vec<ResourceType> {
     scenario.kinds().filter_map(|k| resource_type(k, scenario.flux_version)).collect()
 }
 
+/// Every resource (plural) the embedded API serves for `scenario`: the built-in types and the
+/// Flux kinds of its installation; what `--deny` accepts.
+pub fn served_plurals(scenario: &Scenario) -> Vec<String> {
+    let mut plurals: Vec<String> = ResourceType::builtin()
+        .into_iter()
+        .chain(flux_resource_types(scenario))
+        .map(|t| t.plural)
+        .collect();
+    plurals.sort();
+    plurals.dedup();
+    plurals
+}
+
+/// Why a kubeconfig could not be read, never quoting it: the YAML parser's message and
+/// snippet can carry the line it failed on, which may hold a token or a password.
+fn kubeconfig_error(path: &std::path::Path, e: &kube::config::KubeconfigError) -> anyhow::Error {
+    match e {
+        kube::config::KubeconfigError::Parse(parse) => {
+            let at = parse
+                .location()
+                .map(|l| format!(" (YAML error at line {}, column {})", l.line(), l.column()))
+                .unwrap_or_default();
+            anyhow!("reading kubeconfig {}: not a valid kubeconfig{at}; check it with `kubectl config view --kubeconfig {}`", path.display(), path.display())
+        }
+        other => anyhow!("reading kubeconfig {}: {other}", path.display()),
+    }
+}
+
 /// The objects a Flux installation has besides the Flux objects: namespaces, CRDs labelled with
 /// the Flux version, and the controllers' Deployments.
 fn installation_objects(scenario: &Scenario) -> Vec<Value> {
@@ -132,15 +160,32 @@ fn label_crds(store: &apiserver::Store, types: &[ResourceType], version: FluxVer
             "app.kubernetes.io/version": flux_version_label(version),
         }}});
         store
-            .merge_patch("apiextensions.k8s.io", "customresourcedefinitions", None, &rt.qualified_plural(), &labels, None)
+            .merge_patch(
+                "apiextensions.k8s.io",
+                "customresourcedefinitions",
+                None,
+                &rt.qualified_plural(),
+                &labels,
+                None,
+            )
             .map_err(|e| anyhow!("labelling CRD {}: {e}", rt.qualified_plural()))?;
     }
     Ok(())
 }
 
+/// The scenario as the running parts need it once its objects are in the API: timeline,
+/// expectations and settings, without a second copy of every resource's spec (at 100k
+/// objects, a few hundred MB).
+fn without_resources(scenario: Arc<Scenario>) -> Arc<Scenario> {
+    let mut scenario = Arc::try_unwrap(scenario).unwrap_or_else(|shared| (*shared).clone());
+    scenario.resources = Vec::new();
+    Arc::new(scenario)
+}
+
 /// Everything `flux-sim serve` runs, started; [`Serving::stop`] ends it all. Drills and tests use
 /// this in-process.
 pub struct Serving {
+    /// The scenario served, without its `resources` (they are objects in the API now).
     pub scenario: Arc<Scenario>,
     pub client: Client,
     pub api_url: String,
@@ -200,7 +245,7 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Serving> {
     let (client, api_url, kubeconfig_path, running) = match &opts.kubeconfig {
         Some(path) => {
             let kc = kube::config::Kubeconfig::read_from(path)
-                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+                .map_err(|e| kubeconfig_error(path, &e))?;
             let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
                 .await
                 .with_context(|| format!("loading kubeconfig {}", path.display()))?;
@@ -213,10 +258,18 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Serving> {
             let types = flux_resource_types(&scenario);
             let server = ApiServer::new(types.clone());
             for obj in installation_objects(&scenario) {
-                server.store().create_with_status(obj).map_err(|e| anyhow!("seeding the embedded API: {e}"))?;
+                server
+                    .store()
+                    .create_with_status(obj)
+                    .map_err(|e| anyhow!("seeding the embedded API: {e}"))?;
             }
             label_crds(server.store(), &types, scenario.flux_version)?;
-            crate::seed::into_store(server.store(), &scenario, opts.start_at)?;
+            // Seeding 100k objects takes seconds of CPU: off the async workers.
+            let (store, seeded, start_at) =
+                (server.store().clone(), scenario.clone(), opts.start_at);
+            tokio::task::spawn_blocking(move || crate::seed::into_store(&store, &seeded, start_at))
+                .await
+                .context("seeding the embedded API")??;
             for (plural, code) in &opts.deny {
                 server.deny(plural, *code);
             }
@@ -235,16 +288,31 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Serving> {
             };
             apiserver::write_kubeconfig(&path, &running.url, "flux-sim")
                 .with_context(|| format!("writing kubeconfig {}", path.display()))?;
-            let config = kube::Config::new(running.url.parse()?);
-            (Client::try_from(config)?, running.url.clone(), path, Some(running))
+            let mut config = kube::Config::new(running.url.parse()?);
+            let (name, value) = server.internal_header();
+            config.headers.push((
+                axum::http::HeaderName::from_static(name),
+                axum::http::HeaderValue::from_str(&value)?,
+            ));
+            (
+                Client::try_from(config)?,
+                running.url.clone(),
+                path,
+                Some(running),
+            )
         }
     };
 
     let telemetry = Telemetry::for_scenario(&scenario);
+    let scenario = without_resources(scenario);
+
     // notification-controller: the emulation (reading Alerts, Providers and Secrets from the
     // API), or an external address, or nobody (events are still recorded in the API).
     let nc = if opts.notify {
-        let source = Arc::new(notify_api::ApiSource::new(client.clone(), scenario.flux_version));
+        let source = Arc::new(notify_api::ApiSource::new(
+            client.clone(),
+            scenario.flux_version,
+        ));
         let (sink, mut warnings) = tokio::sync::mpsc::unbounded_channel();
         let options = notify::NotifyOptions {
             flux_version: scenario.flux_version,
@@ -259,27 +327,45 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Serving> {
         let events_client = client.clone();
         tokio::spawn(async move {
             while let Some(warning) = warnings.recv().await {
-                events::record(events_client.clone(), warning.to_core_event()).await;
+                events::record(events_client.clone(), warning.to_core_event(), None).await;
             }
         });
         Some(running)
     } else {
         None
     };
-    let event_address = nc.as_ref().map(|r| r.url.clone()).or(opts.event_address.clone());
+    let event_address = nc
+        .as_ref()
+        .map(|r| r.url.clone())
+        .or(opts.event_address.clone());
     let sender = match &event_address {
         Some(address) => Some(Arc::new(
-            notify::EventSender::new(address).map_err(|e| anyhow!("event address {address}: {e}"))?,
+            notify::EventSender::new(address)
+                .map_err(|e| anyhow!("event address {address}: {e}"))?,
         )),
         None => None,
     };
 
-    let observer = events::fan_out(vec![telemetry.observer(), events::observer(client.clone(), sender)]);
-    let tasks =
-        controllers::start(client.clone(), controllers::Options { scenario: scenario.clone(), clock, observer: Some(observer) })
-            .await;
+    let observer = events::fan_out(vec![
+        telemetry.observer(),
+        events::observer(client.clone(), sender),
+    ]);
+    let tasks = controllers::start(
+        client.clone(),
+        controllers::Options {
+            scenario: scenario.clone(),
+            clock,
+            observer: Some(observer),
+        },
+    )
+    .await;
     let metrics = telemetry
-        .serve_scenario(&client, scenario.clone(), clock, std::net::Ipv4Addr::LOCALHOST.into())
+        .serve_scenario(
+            &client,
+            scenario.clone(),
+            clock,
+            std::net::Ipv4Addr::LOCALHOST.into(),
+        )
         .await
         .context("starting the metrics listeners")?;
     Ok(Serving {
@@ -299,15 +385,53 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Serving> {
     })
 }
 
-/// Runs until Ctrl-C or SIGTERM.
-pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
-    let (time_scale, start_at, endpoints_out) = (opts.time_scale, opts.start_at, opts.endpoints_out.clone());
-    let serving = start(opts).await?;
+/// How long an orderly stop may take after a stop signal before flux-sim leaves anyway.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs until Ctrl-C, SIGTERM or SIGHUP, which are honoured at every stage of start-up too:
+/// nothing is left behind (the temporary kubeconfig, a half-written endpoints file).
+pub async fn serve(mut opts: ServeOptions) -> anyhow::Result<()> {
+    let (time_scale, start_at, endpoints_out) =
+        (opts.time_scale, opts.start_at, opts.endpoints_out.clone());
+    // The temporary kubeconfig's directory belongs to this frame (not to `start`), so that it
+    // goes however start-up ends; the signal thread removes it if an orderly stop stalls.
+    let temporary = match (&opts.kubeconfig, &opts.kubeconfig_out) {
+        (None, None) => {
+            let dir =
+                tempfile::tempdir().context("creating a temporary directory for the kubeconfig")?;
+            opts.kubeconfig_out = Some(dir.path().join("kubeconfig"));
+            Some(dir)
+        }
+        _ => None,
+    };
+    let mut leftovers: Vec<PathBuf> = temporary.iter().map(|d| d.path().to_path_buf()).collect();
+    leftovers.extend(endpoints_out.as_ref().map(|p| p.with_extension("tmp")));
+    let mut stop = stop_signals(leftovers).context("installing signal handlers")?;
+
+    let mut starting = tokio::spawn(start(opts));
+    let serving = tokio::select! {
+        started = &mut starting => started.context("start-up failed")??,
+        signal = stop.wait_for(Option::is_some) => {
+            let name = signal.map(|s| s.unwrap_or("signal")).unwrap_or("signal");
+            starting.abort();
+            eprintln!("flux-sim: {name} during start-up: stopping");
+            return Ok(());
+        }
+    };
     let scenario = &serving.scenario;
-    println!("flux-sim: scenario {} (Flux {}, seed {}), time scale {}x, started at scenario time {}",
-        scenario.name, scenario.flux_version, scenario.seed, time_scale, model::format_go_duration(start_at));
+    println!(
+        "flux-sim: scenario {} (Flux {}, seed {}), time scale {}x, started at scenario time {}",
+        scenario.name,
+        scenario.flux_version,
+        scenario.seed,
+        time_scale,
+        model::format_go_duration(start_at)
+    );
     println!("  Kubernetes API:          {}", serving.api_url);
-    println!("  kubeconfig:              {}", serving.kubeconfig.display());
+    println!(
+        "  kubeconfig:              {}",
+        serving.kubeconfig.display()
+    );
     for (controller, addr) in &serving.metrics.controllers {
         println!("  metrics {controller:<27} http://{addr}/metrics");
     }
@@ -322,28 +446,83 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         (None, Some(address)) => println!("  events posted to:            {}", notify::redact_url(address)),
         (None, None) => println!("  events: recorded in the API only (--notify runs the notification-controller emulation)"),
     }
-    println!("  try: kubectl --kubeconfig {} get kustomizations -A", serving.kubeconfig.display());
+    println!(
+        "  try: kubectl --kubeconfig {} get kustomizations -A",
+        serving.kubeconfig.display()
+    );
     if let Some(path) = &endpoints_out {
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, serde_json::to_vec_pretty(&serving.endpoints())?)
             .and_then(|()| std::fs::rename(&tmp, path))
             .with_context(|| format!("writing endpoints file {}", path.display()))?;
     }
-    wait_for_shutdown().await;
+    let _ = stop.wait_for(Option::is_some).await;
     eprintln!("flux-sim: stopping");
     serving.stop().await;
+    drop(temporary);
     Ok(())
 }
 
-async fn wait_for_shutdown() {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+/// Watches SIGINT, SIGTERM and SIGHUP on a thread of its own, so that a busy runtime (seeding,
+/// a start-up storm) cannot delay them: the receiver turns to the signal's name. If the
+/// orderly stop has not ended the process within [`STOP_GRACE`] (or a second signal comes),
+/// the thread removes `leftovers` and exits.
+fn stop_signals(
+    leftovers: Vec<PathBuf>,
+) -> std::io::Result<tokio::sync::watch::Receiver<Option<&'static str>>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (tx, rx) = tokio::sync::watch::channel(None);
+    // Registered on the thread's own runtime, before this returns: no signal goes unseen.
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
+    std::thread::Builder::new()
+        .name("flux-sim-signals".into())
+        .spawn(move || {
+            let registered = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .and_then(|runtime| {
+                    let signals = runtime.block_on(async {
+                        Ok::<_, std::io::Error>((
+                            signal(SignalKind::interrupt())?,
+                            signal(SignalKind::terminate())?,
+                            signal(SignalKind::hangup())?,
+                        ))
+                    })?;
+                    Ok((runtime, signals))
+                });
+            let (runtime, (mut int, mut term, mut hup)) = match registered {
+                Ok(r) => {
+                    let _ = ready_tx.send(Ok(()));
+                    r
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+            let name = tokio::select! {
+                _ = int.recv() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+                _ = hup.recv() => "SIGHUP",
+            };
+            let _ = tx.send(Some(name));
+            tokio::select! {
+                () = tokio::time::sleep(STOP_GRACE) => {
+                    eprintln!("flux-sim: not stopped within {STOP_GRACE:?} of {name}: leaving now");
+                }
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+                _ = hup.recv() => {}
+            }
+            for path in &leftovers {
+                let _ = std::fs::remove_dir_all(path).or_else(|_| std::fs::remove_file(path));
+            }
+            std::process::exit(130);
+        });
+        })?;
+    ready_rx
+        .recv()
+        .map_err(|_| std::io::Error::other("the signal thread ended"))??;
+    Ok(rx)
 }

@@ -56,7 +56,11 @@ impl ObjectCache {
             let kind = info.kind;
             tasks.spawn(async move {
                 let (mut listed, mut first) = (Vec::new(), true);
-                let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
+                // managedFields feed no metric and are the largest part of an object with history.
+                let mut events = watcher(api, watcher::Config::default())
+                    .default_backoff()
+                    .modify(|o| o.metadata.managed_fields = None)
+                    .boxed();
                 while let Some(event) = events.next().await {
                     match event {
                         Ok(watcher::Event::Init) => listed.clear(),
