@@ -119,7 +119,7 @@ fn check_serve_args(args: &ServeArgs, scenario: &scenario::Scenario) -> Result<(
             scenario.name,
         ));
     }
-    let served = simulator::serve::served_plurals(&scenario);
+    let served = simulator::serve::served_plurals(scenario);
     for (plural, _) in &args.deny {
         if !served.iter().any(|p| p == plural) {
             return Err(format!(
