@@ -616,13 +616,33 @@ async fn prometheus_sees_legacy_gauges_on_flux_2_4() {
     live.telemetry.shutdown().await;
 }
 
+/// The cache keeps only what the metrics read; every body must come out as from whole objects:
+/// kube-state-metrics, the Flux Operator and each controller (legacy gauges on 2.4), over the
+/// demo with its faults, suspensions and Helm history.
 #[tokio::test]
-async fn object_cache_from_objects_encodes_like_virtual_time() {
-    let s = small("2.7");
-    let mut sim = Simulation::new(&s);
-    sim.run_until(Duration::from_secs(120));
-    let cache = ObjectCache::from_objects(sim.objects());
-    let telemetry = Telemetry::new(s.flux_version);
-    let live = cache.with(|o| telemetry.encode_kube_state_metrics(o));
-    assert_eq!(live, encode(&[ksm::resource_info(&sim.objects(), s.flux_version)]));
+async fn object_cache_encodes_like_the_whole_objects() {
+    for version in ["2.4", "2.7", "2.9"] {
+        for s in [small(version), demo(Some(version))] {
+            let mut sim = Simulation::new(&s);
+            sim.run_until(Duration::from_secs(3600));
+            let whole = sim.objects();
+            let cache = ObjectCache::from_objects(whole.clone());
+            let telemetry = Telemetry::new(s.flux_version);
+            let ctx = format!("{} on {version}", s.name);
+            assert_eq!(
+                cache.with(|o| telemetry.encode_kube_state_metrics(o)),
+                telemetry.encode_kube_state_metrics(&whole),
+                "kube-state-metrics, {ctx}"
+            );
+            cache.with(|o| telemetry.report(o));
+            let slim_report = telemetry.encode_flux_operator();
+            telemetry.report(&whole);
+            assert!(slim_report.contains("flux_resource_info{"), "{slim_report}");
+            assert_eq!(slim_report, telemetry.encode_flux_operator(), "Flux Operator, {ctx}");
+            for c in s.controllers() {
+                let body = cache.with(|o| telemetry.encode_controller(c, o));
+                assert_eq!(body, telemetry.encode_controller(c, &whole), "{}, {ctx}", c.name());
+            }
+        }
+    }
 }

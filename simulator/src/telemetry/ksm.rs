@@ -16,8 +16,9 @@ use serde_json::Value;
 
 use super::exposition::Family;
 
-/// (group, namespace, name): the order kube-state-metrics' writers list objects in, near enough.
-type Key = (String, String, String);
+/// (group, namespace, name, kind): the order kube-state-metrics' writers list objects in, near
+/// enough; the kind only orders objects of one group that share a name.
+type Key = (String, String, String, &'static str);
 type Labels = Vec<(&'static str, String)>;
 
 /// `gotk_resource_info` for every object of a kind the config lists. The config pins a version
@@ -57,6 +58,7 @@ pub fn resource_info<'a>(objects: impl IntoIterator<Item = &'a Value>, version: 
             info.group.to_string(),
             view.namespace().to_string(),
             view.name().to_string(),
+            info.kind,
         );
         rows.push((key, labels.into_iter().collect()));
     }
