@@ -21,8 +21,7 @@ const HISTORY_MANAGER: &str = "flux-sim";
 /// The objects to seed, with timestamps and managedFields set as if serving started `start_at`
 /// into the scenario, now.
 pub fn objects(scenario: &Scenario, start_at: Duration, now: Timestamp) -> Vec<Value> {
-    let mut sim = Simulation::new(scenario);
-    let mut objects = if start_at.is_zero() { sim.objects() } else { sim.objects_at(start_at) };
+    let mut objects = Simulation::objects_only(scenario, start_at);
     // The core's clock starts at core::EPOCH; ours started start_at ago.
     let offset = now.duration_since(core::timestamp(start_at));
     for obj in &mut objects {

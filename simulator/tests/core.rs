@@ -776,6 +776,9 @@ fn same_seed_same_output_other_seed_other_revisions() {
     let mut sim = Simulation::new(&s);
     sim.run();
     assert_eq!(sim.objects_at(Duration::from_secs(11 * MIN)), a.0);
+    // Seeding computes the same objects without keeping reconciles or events.
+    assert_eq!(Simulation::objects_only(&s, Duration::from_secs(11 * MIN)), a.0);
+    assert_eq!(Simulation::objects_only(&s, Duration::ZERO), Simulation::new(&s).objects());
 }
 
 fn git_object() -> Value {

@@ -127,6 +127,8 @@ pub struct Simulation {
     now: Duration,
     reconciles: Vec<ReconcileRecord>,
     events: Vec<TimedEvent>,
+    /// Whether reconciles and events are kept (not when only the objects matter: seeding).
+    recording: bool,
 }
 
 /// The wall-clock time of scenario time `t`.
@@ -148,6 +150,7 @@ impl Simulation {
             now: Duration::ZERO,
             reconciles: Vec::new(),
             events: Vec::new(),
+            recording: true,
         };
         for r in &scenario.resources {
             sim.add_object(defaults::initial_object(scenario, r), r.suspend);
@@ -291,6 +294,19 @@ impl Simulation {
         self.push(at, Action::Reconcile { idx, token });
     }
 
+    /// The objects at scenario time `t`, computed with as little memory as can be: no reconcile
+    /// or event kept on the way, the scenario's resource list dropped once its objects exist, the
+    /// objects moved out at the end (seeding 100k objects).
+    pub fn objects_only(scenario: &Scenario, t: Duration) -> Vec<Value> {
+        let mut sim = Simulation::new(scenario);
+        sim.recording = false;
+        sim.scenario.resources = Vec::new();
+        if !t.is_zero() {
+            sim.run_until(t);
+        }
+        sim.slots.into_iter().map(|s| s.json).collect()
+    }
+
     /// Advances scenario time to `t`, running everything due until then.
     pub fn run_until(&mut self, t: Duration) {
         while self.queue.peek().is_some_and(|i| i.at <= t) {
@@ -366,15 +382,17 @@ impl Simulation {
             seed: self.scenario.seed,
             attempt: slot.attempt,
         });
-        self.reconciles.push(ReconcileRecord {
-            object: slot.oref.clone(),
-            controller: slot.info.controller,
-            start: t,
-            duration: outcome.duration,
-            result: outcome.result.clone(),
-            errored: outcome.errored,
-            terminal: outcome.terminal,
-        });
+        if self.recording {
+            self.reconciles.push(ReconcileRecord {
+                object: slot.oref.clone(),
+                controller: slot.info.controller,
+                start: t,
+                duration: outcome.duration,
+                result: outcome.result.clone(),
+                errored: outcome.errored,
+                terminal: outcome.terminal,
+            });
+        }
         let slot = &mut self.slots[idx];
         // The in-progress status only shows when the work lasts (scrapes cannot see shorter).
         if let Some(progress) = outcome.progress.filter(|_| outcome.duration >= PROGRESS_VISIBLE) {
@@ -400,8 +418,10 @@ impl Simulation {
             slot.json["status"] = status;
         }
         let changed = artifact_revision_of(&slot.json) != before;
-        self.events
-            .extend(events.into_iter().map(|event| TimedEvent { at: t, event }));
+        if self.recording {
+            self.events
+                .extend(events.into_iter().map(|event| TimedEvent { at: t, event }));
+        }
         let rerun = std::mem::take(&mut slot.rerun);
         let next = requeue.map(|r| {
             let j = unit(
