@@ -42,6 +42,7 @@ fn scenario(version: &str, resources: Vec<Resource>, faults: Vec<FaultSpec>) -> 
         resources,
         faults,
         expectations: Expectations::default(),
+        cluster: None,
     }
 }
 
