@@ -68,6 +68,8 @@ pub struct Observation {
     pub dispatch_failures: Vec<(Instant, crate::events::read::EventRecord)>,
     /// The last error of each source, if its last poll failed.
     pub errors: BTreeMap<&'static str, String>,
+    /// Errors already shown on the progress display.
+    shown_errors: std::collections::BTreeSet<String>,
     sink_cursor: usize,
 }
 
@@ -82,8 +84,21 @@ impl Observation {
             counters: None,
             dispatch_failures: Vec::new(),
             errors: BTreeMap::new(),
+            shown_errors: Default::default(),
             sink_cursor: 0,
         }
+    }
+
+    /// Poll errors not shown yet, for the progress display.
+    pub fn new_errors(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (source, e) in &self.errors {
+            let line = format!("{source}: {e}");
+            if self.shown_errors.insert(line.clone()) {
+                out.push(line);
+            }
+        }
+        out
     }
 
     /// A change of a watched object.
@@ -125,7 +140,7 @@ impl Observation {
         let mut news = Vec::new();
         let metric_query = metric.map(|m| m.query(self.objects.keys()));
         let (alerts, am, series) = tokio::join!(
-            prometheus.prometheus("/api/v1/alerts"),
+            prometheus.get_json("/api/v1/alerts"),
             async {
                 match alertmanager {
                     Some(a) => Some(a.get_json("/api/v2/alerts").await),

@@ -81,7 +81,7 @@ pub async fn run(
             }
         }
     }
-    let setup = setup::read(&env.prometheus, env.alertmanager.as_ref())
+    let mut setup = setup::read(&env.prometheus, env.alertmanager.as_ref())
         .await
         .map_err(Stop::Error)?;
     // Faults at 0s are part of the canary as created.
@@ -130,7 +130,7 @@ pub async fn run(
         env,
         scenario,
         &mut plan,
-        &setup,
+        &mut setup,
         &mut watches,
         &mut observed,
         &mut applied,
@@ -211,7 +211,7 @@ async fn drive(
     env: &Env,
     scenario: &Scenario,
     plan: &mut Plan,
-    setup: &Setup,
+    setup: &mut Setup,
     watches: &mut Watches,
     observed: &mut Observation,
     applied: &mut [Option<Instant>],
@@ -302,6 +302,7 @@ async fn drive(
             dispatch_failures(env, plan, observed, start).await;
         }
         tick += 1;
+        news.extend(observed.new_errors().into_iter().map(|e| format!("warning: {e}")));
         for n in news {
             progress.event(&format!("{:>6.1}s  {n}", start.elapsed().as_secs_f64()));
         }
@@ -318,8 +319,11 @@ async fn drive(
         } else {
             None
         };
+        if setup.metric.is_none() && tick % 5 == 1 {
+            setup.detect_metric(&env.prometheus).await;
+        }
         let all_applied = applied.iter().all(Option::is_some);
-        let cases = judge_all(
+        let mut cases = judge_all(
             env,
             scenario,
             plan,
@@ -331,6 +335,13 @@ async fn drive(
             cut.is_some(),
             cut.as_deref(),
         );
+        // notAlerts hold for as long as the drill runs: once every other expectation is
+        // decided, the drill ends and they are judged over that time.
+        let positive = scenario.expectations.alerts.len() + scenario.expectations.notifications.len();
+        let decided = all_applied && positive > 0 && cases[..positive].iter().all(Option::is_some);
+        if decided && cut.is_none() && cases.iter().any(Option::is_none) {
+            cases = judge_all(env, scenario, plan, setup, observed, start, applied, now, true, None);
+        }
         progress.status(&format!(
             "[{}] {:.0}s  {} of {} expectation(s) decided",
             scenario.name,

@@ -68,7 +68,12 @@ pub const NOTIFICATIONS_FAILED: &str = "alertmanager_notifications_failed_total"
 
 impl Counters {
     pub fn parse(text: &str) -> Counters {
-        let lines = text.lines().map(|l| Ok(l.to_string()));
+        // Only the two families: the parser need not understand the rest of the exposition.
+        let ours = |l: &&str| {
+            let name = l.trim_start_matches("# TYPE ").trim_start_matches("# HELP ");
+            name.starts_with(NOTIFICATIONS) || name.starts_with(NOTIFICATIONS_FAILED)
+        };
+        let lines = text.lines().filter(ours).map(|l| Ok(l.to_string()));
         let Ok(scrape) = prometheus_parse::Scrape::parse(lines) else {
             return Counters::default();
         };
@@ -131,23 +136,8 @@ pub async fn read(prometheus: &Endpoint, alertmanager: Option<&Endpoint>) -> Res
         .await
         .map_err(|e| format!("cannot read Prometheus: {e}"))?;
     let mut notes = Vec::new();
-    let (metric, metric_missing) = {
-        let mut found = None;
-        for m in [ResourceMetric::Gotk, ResourceMetric::FluxOperator] {
-            let rows = prometheus.query(&format!("count({})", m.family())).await?;
-            if !rows.is_empty() {
-                found = Some(m);
-                break;
-            }
-        }
-        match found {
-            Some(m) => (Some(m), None),
-            None => (
-                None,
-                Some("Prometheus has neither gotk_resource_info (kube-state-metrics with flux2-monitoring-example's config) nor flux_resource_info (the Flux Operator)".to_string()),
-            ),
-        }
-    };
+    let metric = detect(prometheus).await?;
+    let metric_missing = metric.is_none().then(|| MISSING.to_string());
     let mut rules = BTreeMap::new();
     let data = prometheus.prometheus("/api/v1/rules?type=alert").await?;
     for g in data["groups"].as_array().into_iter().flatten() {
@@ -222,7 +212,27 @@ pub async fn read(prometheus: &Endpoint, alertmanager: Option<&Endpoint>) -> Res
     })
 }
 
+const MISSING: &str = "Prometheus has neither gotk_resource_info (kube-state-metrics with flux2-monitoring-example's config) nor flux_resource_info (the Flux Operator)";
+
+/// Which state metric Prometheus has (kube-state-metrics' first).
+async fn detect(prometheus: &Endpoint) -> Result<Option<ResourceMetric>, String> {
+    for m in [ResourceMetric::Gotk, ResourceMetric::FluxOperator] {
+        if !prometheus.query(&format!("count({})", m.family())).await?.is_empty() {
+            return Ok(Some(m));
+        }
+    }
+    Ok(None)
+}
+
 impl Setup {
+    /// Looks again for a state metric (Prometheus may not have scraped its exporter yet).
+    pub async fn detect_metric(&mut self, prometheus: &Endpoint) {
+        if let Ok(Some(m)) = detect(prometheus).await {
+            self.metric = Some(m);
+            self.metric_missing = None;
+        }
+    }
+
     /// The integrations (`webhook`, `slack`, ...) a receiver has in Alertmanager's configuration.
     pub fn integrations(&self, receiver: &str) -> Option<Vec<String>> {
         let config = self.am_config.as_ref()?;
