@@ -333,6 +333,10 @@ pub struct RulesArgs {
     /// flux2-monitoring-example's config) or the Flux Operator (flux_resource_info).
     #[arg(long, value_enum, default_value = "kube-state-metrics")]
     pub metrics_source: crate::rules::MetricsSource,
+    /// FluxMonitorDrillNotRunning fires when no scheduled drill has pushed for this long (the
+    /// drills' schedule plus a margin; default: weekly plus a day).
+    #[arg(long, default_value = "192h", value_parser = parse_notification_window, value_name = "DURATION")]
+    pub drill_stale_after: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

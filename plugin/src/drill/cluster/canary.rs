@@ -31,7 +31,7 @@ pub const FIELD_MANAGER: &str = "flux-monitor-drill";
 /// Values the faults write; real Flux fails on each by itself.
 pub const INVALID_DOMAIN: &str = "flux-monitor-drill.invalid";
 pub const MISSING_PATH: &str = "./flux-monitor-drill/does-not-exist";
-pub const MISSING_CHART_VERSION: &str = "0.0.0-flux-monitor-drill";
+pub const MISSING_CHART_VERSION: &str = "9999.0.0-flux-monitor-drill";
 
 /// Deletion order: consumers before what they consume, so nothing reports a vanished source.
 const DELETE_ORDER: [&str; 9] = [
