@@ -2,7 +2,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= auto
 
-.PHONY: setup build test demo bench e2e lint clean
+.PHONY: setup build test demo bench e2e lint clean upstream differential
 
 setup:
 	bash scripts/setup.sh
@@ -10,9 +10,33 @@ setup:
 build:
 	$(CARGO) build --workspace --bins
 
+# Upstream programs built from their Go modules (versions in tools/upstream/pins.tsv) that the
+# tests run against beside Debian's packages. `make test` builds these groups when Go is present
+# and then requires them; see README "Testing against what users run" for the timings behind it.
+TEST_UPSTREAM ?= prometheus controlplane
+UPSTREAM_GROUPS ?= prometheus
+
+upstream:
+	bash scripts/upstream.sh $(UPSTREAM_GROUPS)
+
 test: setup
 	$(CARGO) build --workspace --bins
-	$(CARGO) test --workspace
+	@if command -v go >/dev/null 2>&1; then \
+	  dir=$$(bash scripts/upstream.sh $(TEST_UPSTREAM)) || exit $$?; \
+	  echo "make test: against Debian's Prometheus/Alertmanager and the current ones in $$dir"; \
+	  export FLUX_MONITOR_UPSTREAM_DIR="$$dir" FLUX_MONITOR_REQUIRE_UPSTREAM=1; \
+	  case " $(TEST_UPSTREAM) " in *" controlplane "*) export FLUX_MONITOR_REQUIRE_CONTROLPLANE=1;; esac; \
+	  $(CARGO) test --workspace; \
+	else \
+	  echo "make test: go is not installed: testing against Debian's Prometheus/Alertmanager only" >&2; \
+	  $(CARGO) test --workspace; \
+	fi
+
+# Real Flux controllers against the real control plane, compared with flux-sim (slow: see README).
+differential: setup
+	$(CARGO) build --workspace --bins
+	@dir=$$(bash scripts/upstream.sh prometheus controlplane flux) || exit $$?; \
+	  FLUX_MONITOR_UPSTREAM_DIR="$$dir" FLUX_MONITOR_REQUIRE_FLUX=1 $(CARGO) test -p e2e --test differential -- --ignored --nocapture
 
 # The end-to-end tests alone (real binaries, real kubectl).
 e2e: setup build

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need when it is missing: Prometheus and promtool (Debian
 # `prometheus`), Alertmanager and amtool (`prometheus-alertmanager`), kubectl (`kubernetes-client`
-# when the machine has none). As root it uses apt-get; otherwise it says what to install.
+# when the machine has none), jq and git. As root it uses apt-get; otherwise it says what to
+# install. Go (for scripts/upstream.sh) is optional: without it `make test` runs against Debian's
+# Prometheus and Alertmanager only.
 set -euo pipefail
 
 missing_pkgs=()
@@ -13,6 +15,9 @@ need promtool prometheus
 need prometheus-alertmanager prometheus-alertmanager
 need amtool prometheus-alertmanager
 need kubectl kubernetes-client
+# scripts/upstream.sh reads `go mod edit -json`; the differential test serves git over HTTP.
+need jq jq
+need git git
 command -v cargo >/dev/null 2>&1 || { echo "setup: cargo is missing: install Rust with rustup (https://rustup.rs)" >&2; exit 2; }
 
 if [ ${#missing_pkgs[@]} -eq 0 ]; then

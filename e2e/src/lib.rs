@@ -8,6 +8,22 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod controlplane;
+pub mod fixtures;
+
+/// Where `scripts/upstream.sh` leaves the programs it builds from Go modules (the directory its
+/// last line names): $FLUX_MONITOR_UPSTREAM_DIR, else the user's cache directory.
+pub fn upstream_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("FLUX_MONITOR_UPSTREAM_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache"));
+    cache.join("flux-monitor/upstream")
+}
+
 /// The workspace root.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()

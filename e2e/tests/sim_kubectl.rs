@@ -11,10 +11,12 @@ fn demo() -> Scenario {
     load_file(&scenario("demo.yaml")).expect("demo.yaml is valid")
 }
 
-/// The Ready reason Flux reports for a fault (flux-facts.md section 2), independent of the core.
-fn flux_ready_reason(fault: Fault) -> Option<&'static str> {
+/// The Ready reason Flux reports for a fault (flux-facts.md section 2, and source-controller's
+/// gitrepository_controller.go for a refused clone), independent of the core.
+fn flux_ready_reason(kind: &str, fault: Fault) -> Option<&'static str> {
     Some(match fault {
-        Fault::AuthFailure => "AuthenticationFailed",
+        Fault::AuthFailure if kind == "GitRepository" => "GitOperationFailed",
+        Fault::AuthFailure => return None,
         Fault::BuildFailure => "BuildFailed",
         Fault::ApplyFailure => "ReconciliationFailed",
         Fault::HealthCheckFailure => "HealthCheckFailed",
@@ -52,9 +54,10 @@ macro_rules! require_kubectl {
 fn kubectl_sees_every_scenario_object_and_its_conditions() {
     require_kubectl!();
     let demo_scenario = demo();
-    // Five minutes of history simulated first: dependents already waited out Flux's 30s
-    // dependency requeue, so each object shows its own fault.
-    let sim = Sim::start(&scenario("demo.yaml"), &["--start-at", "5m"]);
+    // Thirty minutes of history simulated first: dependents already waited out Flux's 30s
+    // dependency requeue, and redis used up its three 5-minute install attempts, so each object
+    // shows its own fault.
+    let sim = Sim::start(&scenario("demo.yaml"), &["--start-at", "30m"]);
 
     // Every Kustomization of the scenario, through the fully qualified resource name.
     let table = sim.kubectl_ok(&["get", "kustomizations.kustomize.toolkit.fluxcd.io", "-A"]);
@@ -70,7 +73,8 @@ fn kubectl_sees_every_scenario_object_and_its_conditions() {
 
     // Each object fault shows as the Ready reason Flux reports, once the controllers ran.
     for fault in &demo_scenario.faults {
-        let (FaultTarget::Object(target), Some(reason)) = (&fault.target, flux_ready_reason(fault.fault)) else { continue };
+        let FaultTarget::Object(target) = &fault.target else { continue };
+        let Some(reason) = flux_ready_reason(&target.kind, fault.fault) else { continue };
         let info = model::kinds::by_kind(&target.kind).unwrap();
         let seen = eventually(Duration::from_secs(10), || {
             let list = sim.kubectl_json(&["get", info.plural, "-A"]);

@@ -375,6 +375,12 @@ pub struct TestArgs {
     /// Leave the generated promtool files in this directory.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
+    /// promtool to evaluate the rules with (default: PATH, then the cache of `make upstream`).
+    #[arg(long, env = "PROMTOOL", value_name = "PATH")]
+    pub promtool: Option<PathBuf>,
+    /// amtool to route alerts with (default: PATH, then the cache of `make upstream`).
+    #[arg(long, env = "AMTOOL", value_name = "PATH")]
+    pub amtool: Option<PathBuf>,
 }
 
 // ---- drill ----
@@ -432,6 +438,13 @@ pub struct DrillArgs {
     /// Stop each scenario's run after this much wall time (e.g. 30s) and judge what was seen.
     #[arg(long, value_parser = parse_drill_timeout, value_name = "DURATION")]
     pub timeout: Option<Duration>,
+    /// Prometheus to run (default: PATH, then the cache of `make upstream`).
+    #[arg(long, env = "PROMETHEUS", value_name = "PATH")]
+    pub prometheus: Option<PathBuf>,
+    /// Alertmanager to run (default: `alertmanager` or Debian's `prometheus-alertmanager` on PATH,
+    /// then the cache of `make upstream`).
+    #[arg(long, env = "ALERTMANAGER", value_name = "PATH")]
+    pub alertmanager: Option<PathBuf>,
     #[command(flatten)]
     pub cluster: ClusterDrillArgs,
 }
@@ -600,7 +613,7 @@ fn parse_run_id(s: &str) -> Result<String, String> {
 }
 
 /// Flags of `drill` that only `--local` uses.
-const LOCAL_DRILL_ARGS: &[&str] = &["time_scale", "flux_manifests", "flux_version", "resource_metrics", "alertmanager_config"];
+const LOCAL_DRILL_ARGS: &[&str] = &["time_scale", "flux_manifests", "flux_version", "resource_metrics", "alertmanager_config", "prometheus", "alertmanager"];
 
 /// Parses the command line. `drill --local --help` does not list the cluster flags, and
 /// `drill --cluster --help` not the local ones, so each help says what that drill takes.

@@ -14,6 +14,7 @@ mod output;
 mod rules;
 mod status;
 mod test_cmd;
+mod tools;
 mod version;
 mod watch;
 

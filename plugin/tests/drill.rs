@@ -1,8 +1,12 @@
 //! `kubectl flux-monitor drill --local` against the real Prometheus and Alertmanager: three short
 //! scenarios pass with their hops in order; a route to the wrong receiver fails naming the one
-//! reached; SIGINT mid-drill leaves no process, port or temporary directory behind.
+//! reached; SIGINT mid-drill leaves no process, port or temporary directory behind (and while it
+//! runs, the directory is 0700 and the Alertmanager configuration 0600). Each runs against
+//! Debian's Prometheus/Alertmanager (2.42/0.25) and the current ones built by `make upstream`.
 
 mod common;
+#[path = "common/upstream.rs"]
+mod upstream;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
@@ -12,17 +16,6 @@ use std::time::{Duration, Instant};
 
 use common::{stderr, stdout, BIN};
 use serde_json::Value;
-
-fn have_tools() -> bool {
-    let ok = Path::new("/usr/bin/prometheus").is_file()
-        && Path::new("/usr/bin/prometheus-alertmanager").is_file();
-    if !ok {
-        eprintln!(
-            "skipped: prometheus or prometheus-alertmanager missing (make setup installs them)"
-        );
-    }
-    ok
-}
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/drill")
@@ -44,7 +37,16 @@ fn pack(dir: &Path) -> PathBuf {
     path
 }
 
-fn drill(tmp: &Path, scenarios: &Path, rules: &Path, am: &Path, extra: &[&str]) -> Command {
+/// The drill command; with a family, its Prometheus and Alertmanager are passed as flags,
+/// without one the drill finds them itself.
+fn drill(
+    family: Option<&upstream::Family>,
+    tmp: &Path,
+    scenarios: &Path,
+    rules: &Path,
+    am: &Path,
+    extra: &[&str],
+) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(["drill", "--local", "--scenarios"])
         .arg(scenarios)
@@ -52,6 +54,11 @@ fn drill(tmp: &Path, scenarios: &Path, rules: &Path, am: &Path, extra: &[&str]) 
         .arg(rules)
         .arg("--alertmanager-config")
         .arg(am)
+        .args(
+            family
+                .map(upstream::Family::drill_flags)
+                .unwrap_or_default(),
+        )
         .args(extra)
         .env("TMPDIR", tmp);
     cmd
@@ -66,14 +73,18 @@ fn dir_entries(dir: &Path) -> Vec<String> {
 
 #[test]
 fn three_scenarios_fire_route_and_notify_with_hops_in_order() {
-    if !have_tools() {
-        return;
+    for family in upstream::families() {
+        three_scenarios_on(&family);
     }
+}
+
+fn three_scenarios_on(family: &upstream::Family) {
     let inputs = tempfile::tempdir().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let rules = pack(inputs.path());
     let junit = inputs.path().join("drill.xml");
     let o = drill(
+        Some(family),
         tmp.path(),
         &fixtures(),
         &rules,
@@ -86,6 +97,26 @@ fn three_scenarios_fire_route_and_notify_with_hops_in_order() {
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{out}\n{}", stderr(&o));
     let report: Value = serde_json::from_str(&out).unwrap();
+    // The report names what it ran against.
+    assert_eq!(report["tools"][0]["program"], "prometheus", "{out}");
+    assert_eq!(
+        report["tools"][0]["path"],
+        family.prometheus.display().to_string(),
+        "{out}"
+    );
+    assert_eq!(
+        report["tools"][1]["path"],
+        family.alertmanager.display().to_string(),
+        "{out}"
+    );
+    let prom_major = if family.is_current() { "3." } else { "2." };
+    assert!(
+        report["tools"][0]["version"]
+            .as_str()
+            .unwrap()
+            .starts_with(prom_major),
+        "{out}"
+    );
     let scenarios = report["scenarios"].as_array().unwrap();
     assert_eq!(scenarios.len(), 3, "{out}");
     for s in scenarios {
@@ -141,6 +172,13 @@ fn three_scenarios_fire_route_and_notify_with_hops_in_order() {
         "{xml}"
     );
     assert!(
+        xml.contains(&format!(
+            "<property name=\"alertmanager.version\" value=\"{}\"/>",
+            report["tools"][1]["version"].as_str().unwrap()
+        )),
+        "{xml}"
+    );
+    assert!(
         dir_entries(tmp.path()).is_empty(),
         "left behind: {:?}",
         dir_entries(tmp.path())
@@ -149,9 +187,14 @@ fn three_scenarios_fire_route_and_notify_with_hops_in_order() {
 
 #[test]
 fn a_route_to_another_receiver_fails_naming_the_receiver_reached() {
-    if !have_tools() {
-        return;
+    for family in upstream::families() {
+        wrong_route_on(&family);
     }
+}
+
+/// Also proves the lookup: no flags, and the family's programs (linked into a directory put
+/// first on PATH) are the ones run, ahead of /usr/bin.
+fn wrong_route_on(family: &upstream::Family) {
     let inputs = tempfile::tempdir().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let rules = pack(inputs.path());
@@ -163,17 +206,38 @@ fn a_route_to_another_receiver_fails_naming_the_receiver_reached() {
 receivers:\n  - name: default\n    webhook_configs: [{url: 'http://alert-sink.example/default'}]\n  - name: flux-critical\n    slack_configs: [{api_url: 'https://hooks.slack.com/x', channel: '#oncall'}]\n  - name: flux-warnings\n    slack_configs: [{api_url: 'https://hooks.slack.com/y', channel: '#platform'}]\n",
     )
     .unwrap();
+    let bin = inputs.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink(&family.prometheus, bin.join("prometheus")).unwrap();
+    std::os::unix::fs::symlink(&family.alertmanager, bin.join("alertmanager")).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let o = drill(
+        None,
         tmp.path(),
         &fixtures().join("controller-down.yaml"),
         &rules,
         &am,
         &[],
     )
+    .env("PATH", path)
+    .env_remove("PROMETHEUS")
+    .env_remove("ALERTMANAGER")
     .output()
     .unwrap();
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(1), "{out}\n{}", stderr(&o));
+    let against = out.lines().next().unwrap();
+    assert!(
+        against.starts_with("against prometheus ")
+            && against.contains(&format!("({})", bin.join("prometheus").display()))
+            && against.contains(&format!("({})", bin.join("alertmanager").display())),
+        "{}: {against}",
+        family.name
+    );
     assert!(out.contains("FAIL alert FluxControllerDown"), "{out}");
     assert!(
         out.contains("reached receiver flux-warnings instead of flux-critical"),
@@ -194,13 +258,17 @@ fn alive(pid: u32) -> bool {
 
 #[test]
 fn sigint_mid_drill_leaves_no_process_port_or_directory() {
-    if !have_tools() {
-        return;
+    for family in upstream::families() {
+        sigint_on(&family);
     }
+}
+
+fn sigint_on(family: &upstream::Family) {
     let inputs = tempfile::tempdir().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let rules = pack(inputs.path());
     let mut child = drill(
+        Some(family),
         tmp.path(),
         &fixtures().join("controller-down.yaml"),
         &rules,
@@ -249,6 +317,24 @@ fn sigint_mid_drill_leaves_no_process_port_or_directory() {
         !dir_entries(tmp.path()).is_empty(),
         "the drill works under TMPDIR"
     );
+    // The Alertmanager configuration holds the receivers' secrets: owner-only, in an owner-only
+    // directory.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let work: Vec<PathBuf> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_dir())
+            .collect();
+        assert!(!work.is_empty(), "{log}");
+        for dir in &work {
+            assert_eq!(mode(dir), 0o700, "{}", dir.display());
+            let am = dir.join("alertmanager.yml");
+            assert!(am.is_file(), "{}", am.display());
+            assert_eq!(mode(&am), 0o600, "{}", am.display());
+        }
+    }
 
     unsafe {
         libc::kill(child.id() as i32, libc::SIGINT);
@@ -275,4 +361,68 @@ fn sigint_mid_drill_leaves_no_process_port_or_directory() {
         "left behind: {:?}",
         dir_entries(tmp.path())
     );
+}
+
+/// An Alertmanager configuration of today: the critical route is chosen with a UTF-8 matcher (a
+/// dotted label name, Alertmanager 0.27) and pages through Teams workflows (msteamsv2, 0.28).
+const CURRENT_ALERTMANAGER: &str = "route:\n  receiver: default\n  group_by: [alertname]\n  group_wait: 10s\n  routes:\n    - matchers: ['alertname=~\"Flux.+\"', 'severity=\"critical\"', 'k8s.cluster.name!=\"staging\"']\n      receiver: flux-critical\n\
+receivers:\n  - name: default\n    webhook_configs: [{url: 'http://alert-sink.example/default'}]\n  - name: flux-critical\n    msteamsv2_configs:\n      - webhook_url: 'https://example.invalid/workflows/flux-oncall'\n";
+
+#[test]
+fn msteamsv2_and_utf8_matchers_drill_on_the_current_alertmanager_and_name_the_field_on_debians() {
+    let inputs = tempfile::tempdir().unwrap();
+    let rules = pack(inputs.path());
+    let am = inputs.path().join("alertmanager.yaml");
+    std::fs::write(&am, CURRENT_ALERTMANAGER).unwrap();
+    if let Some(current) = upstream::upstream() {
+        let tmp = tempfile::tempdir().unwrap();
+        let o = drill(
+            Some(&current),
+            tmp.path(),
+            &fixtures().join("controller-down.yaml"),
+            &rules,
+            &am,
+            &[],
+        )
+        .output()
+        .unwrap();
+        let out = stdout(&o);
+        assert_eq!(o.status.code(), Some(0), "{out}\n{}", stderr(&o));
+        assert!(out.contains("PASS alert FluxControllerDown"), "{out}");
+        assert!(out.contains("delivered to flux-critical"), "{out}");
+        assert!(!out.contains("msteamsv2_configs dropped"), "{out}");
+        assert!(
+            dir_entries(tmp.path()).is_empty(),
+            "left behind: {:?}",
+            dir_entries(tmp.path())
+        );
+    }
+    if let Some(debian) = upstream::debian() {
+        let tmp = tempfile::tempdir().unwrap();
+        let o = drill(
+            Some(&debian),
+            tmp.path(),
+            &fixtures().join("controller-down.yaml"),
+            &rules,
+            &am,
+            &[],
+        )
+        .output()
+        .unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{}\n{err}", stdout(&o));
+        let want = format!(
+            "error: {}: alertmanager 0.25.0 ({}) cannot load this configuration:",
+            am.display(),
+            debian.alertmanager.display()
+        );
+        assert!(err.contains(&want), "want {want:?} in {err}");
+        assert!(err.contains("receivers[1] (flux-critical).msteamsv2_configs: the msteamsv2 integration needs Alertmanager 0.28.0 or newer"), "{err}");
+        assert!(err.contains("route.routes[0].matchers: the UTF-8 matcher k8s.cluster.name!=\"staging\" (label name k8s.cluster.name) needs Alertmanager 0.27.0 or newer"), "{err}");
+        assert!(
+            dir_entries(tmp.path()).is_empty(),
+            "nothing is started: {:?}",
+            dir_entries(tmp.path())
+        );
+    }
 }

@@ -354,7 +354,8 @@ fn fault_outcome(target: ObjectRef, f: Fault) -> (String, String, Value) {
     resources.push(res("Bucket", "flux-system", "configs", MIN, json!({})));
     resources.push(res("ImageRepository", "flux-system", "app", MIN, json!({})));
     let mut sim = Simulation::new(&scenario("2.7", resources, vec![fault(0, target.clone(), f, None)]));
-    at(&mut sim, 2 * MIN);
+    // Past a Helm action's 5m timeout: an upgrade that times out fails only then.
+    at(&mut sim, 12 * MIN);
     let (_, reason, message) = ready(&sim, &target);
     (reason, message, sim.object(&target).unwrap().clone())
 }
@@ -369,10 +370,12 @@ fn object_faults_set_the_ready_reason_flux_reports() {
             "GitOperationFailed",
             "failed to checkout and determine revision: unable to clone 'https://github.com/acme/flux-system': ",
         ),
+        // source-controller gitrepository_controller.go: a refused clone, credentials included,
+        // is GitOperationFailed; AuthenticationFailed is only for the Secret and auth options.
         (
             git.clone(),
             Fault::AuthFailure,
-            "AuthenticationFailed",
+            "GitOperationFailed",
             "failed to checkout and determine revision: unable to clone",
         ),
         (
@@ -393,11 +396,12 @@ fn object_faults_set_the_ready_reason_flux_reports() {
             "BucketOperationFailed",
             "failed to confirm existence of 'configs' bucket",
         ),
+        // image-reflector-controller imagerepository_controller.go: scan errors are ReadOperationFailed.
         (
             oref("ImageRepository", "flux-system", "app"),
             Fault::AuthFailure,
-            "AuthenticationFailed",
-            "GET https://ghcr.io/v2/acme/app/tags/list",
+            "ReadOperationFailed",
+            "scan failed: GET https://ghcr.io/v2/acme/app/tags/list",
         ),
         (
             oref("Kustomization", "flux-system", "infra"),
@@ -421,7 +425,8 @@ fn object_faults_set_the_ready_reason_flux_reports() {
             oref("Kustomization", "flux-system", "infra"),
             Fault::HealthCheckFailure,
             "HealthCheckFailed",
-            "health check failed after 5m0.",
+            // kustomize-controller GetTimeout: the 10m interval less 30s.
+            "health check failed after 9m30.",
         ),
         (
             oref("HelmRelease", "apps", "podinfo"),
@@ -443,10 +448,10 @@ fn object_faults_set_the_ready_reason_flux_reports() {
         ),
     ];
     for (target, f, reason, prefix) in cases {
-        // Health checks take their 5m timeout before failing.
+        // Health checks take their timeout before failing.
         let (got_reason, message, obj) = if f == Fault::HealthCheckFailure {
             let mut sim = Simulation::new(&scenario("2.7", platform(), vec![fault(0, target.clone(), f, None)]));
-            at(&mut sim, 6 * MIN);
+            at(&mut sim, 11 * MIN);
             let (_, r, m) = ready(&sim, &target);
             (r, m, sim.object(&target).unwrap().clone())
         } else {
@@ -477,8 +482,10 @@ fn object_faults_set_the_ready_reason_flux_reports() {
         (stalled.status.as_str(), stalled.reason.as_str()),
         ("True", "RetriesExceeded")
     );
-    assert_eq!(stalled.message, "Failed to install after 3 attempt(s)");
-    assert!(obj["status"]["installFailures"].as_u64().unwrap() >= 3);
+    // helm-controller atomic_release.go: the default remediation retries nothing, so the first
+    // failed install exhausts it.
+    assert_eq!(stalled.message, "Failed to install after 1 attempt(s)");
+    assert_eq!(obj["status"]["installFailures"], 1);
 }
 
 #[test]
@@ -837,7 +844,7 @@ fn reconcile_copies_requested_at_and_honours_live_faults() {
         Box::leak(Box::new([ActiveFault::new(Fault::AuthFailure)])),
     ));
     assert!(
-        matches!(via_fault.result, ReconcileResult::Failure { ref reason, .. } if reason == "AuthenticationFailed")
+        matches!(via_fault.result, ReconcileResult::Failure { ref reason, .. } if reason == "GitOperationFailed")
     );
     let stale = reconcile(&input(plain, Box::leak(Box::new([ActiveFault::new(Fault::Stale)]))));
     assert_eq!(

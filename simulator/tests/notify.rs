@@ -1037,3 +1037,93 @@ fn ten_different_messages_within_10_minutes_are_combined() {
         .unwrap();
     assert_eq!(later.message, "failed for Kustomization/apps/later");
 }
+
+// ---- Where notification-controller's behaviour depends on its version or on Go ----
+
+/// A Provider whose Secret sets headers the forwarder also sets.
+fn provider_with_headers(name: &str, type_: &str, headers: &str) -> String {
+    format!(
+        "---\napiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Provider\nmetadata: {{name: {name}, namespace: apps}}\nspec:\n  type: {type_}\n  secretRef: {{name: {name}-secret}}\n---\napiVersion: v1\nkind: Secret\nmetadata: {{name: {name}-secret, namespace: apps}}\nstringData:\n  address: SINK\n  headers: |\n{headers}"
+    )
+}
+
+// Checked against: notification-controller v1.9.3 internal/notifier/forwarder.go (req.Header.Set).
+#[tokio::test]
+async fn generic_secret_headers_replace_the_forwarders_own() {
+    let server = sink().await;
+    let yaml = alert("hook", "hook", "")
+        + &provider_with_headers("hook", "generic", "    content-type: application/cloudevents+json\n    Gotk-Component: relabelled\n");
+    let (running, sender) = start(config(&yaml, &server.uri()), fast()).await;
+    post_and_settle(&running, &sender, &failed()).await;
+    let reqs = received(&server).await;
+    assert_eq!(reqs.len(), 1);
+    let values = |name: &str| reqs[0].headers.get_all(name).iter().map(|v| v.to_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!(values("content-type"), ["application/cloudevents+json"]);
+    assert_eq!(values("gotk-component"), ["relabelled"]);
+}
+
+// Checked against: sethvargo/go-limiter httplimit/middleware.go (headers on every take,
+// Retry-After and http.Error on a refusal), as notification-controller's event server uses it.
+#[tokio::test]
+async fn the_event_server_answers_with_rate_limit_headers() {
+    let (running, _) = start(config(&alert("hook", "hook", ""), "http://127.0.0.1:9"), fast()).await;
+    let client = reqwest::Client::new();
+    let body = notify::go_json(&failed());
+    let first = client.post(&running.url).body(body.clone()).send().await.unwrap();
+    assert_eq!(first.status(), 202);
+    let h = |r: &reqwest::Response, n: &str| r.headers().get(n).map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(h(&first, "x-ratelimit-limit").as_deref(), Some("1"));
+    assert_eq!(h(&first, "x-ratelimit-remaining").as_deref(), Some("0"));
+    assert!(h(&first, "x-ratelimit-reset").is_some_and(|r| r.ends_with(" UTC")));
+    assert!(h(&first, "retry-after").is_none());
+    let second = client.post(&running.url).body(body).send().await.unwrap();
+    assert_eq!(second.status(), 429);
+    assert!(h(&second, "retry-after").is_some());
+    assert_eq!(h(&second, "x-ratelimit-remaining").as_deref(), Some("0"));
+    assert_eq!(second.text().await.unwrap(), "Too Many Requests\n");
+}
+
+// Checked against: Go's encoding/json (null leaves a field at its zero value), which
+// notification-controller's event server decodes with.
+#[tokio::test]
+async fn null_fields_decode_as_go_decodes_them() {
+    let e = EventV1::decode_go(br#"{"involvedObject": {"kind": "Kustomization", "name": "webapp", "namespace": null}, "severity": "info", "message": null, "reason": "Progressing", "metadata": {"kustomize.toolkit.fluxcd.io/revision": null}, "reportingController": null}"#).unwrap();
+    assert_eq!(e.message, "");
+    assert_eq!(e.involved_object.namespace, "");
+    assert_eq!(e.metadata.get("kustomize.toolkit.fluxcd.io/revision").map(String::as_str), Some(""));
+    assert_eq!(EventV1::decode_go(b"null").unwrap(), EventV1::default());
+    assert!(EventV1::decode_go(br#"{"message": 7}"#).is_err(), "a wrong type is still an error");
+}
+
+// Checked against: notification-controller internal/notifier/teams.go at v1.3.0 (MessageCard
+// only) and v1.4.0 (Adaptive Cards unless the host is *.webhook.office.com).
+#[tokio::test]
+async fn msteams_gets_message_cards_before_flux_2_4() {
+    for (version, want) in [("2.3", "MessageCard"), ("2.4", "message")] {
+        let server = sink().await;
+        let yaml = alert("teams", "teams", "") + &provider("teams", "msteams", "");
+        let opts = NotifyOptions { flux_version: version.parse().unwrap(), ..fast() };
+        let (running, sender) = start(config(&yaml, &server.uri()), opts).await;
+        post_and_settle(&running, &sender, &failed()).await;
+        let reqs = received(&server).await;
+        assert_eq!(reqs.len(), 1, "Flux {version}");
+        let b = body(&reqs[0]);
+        let got = b.get("@type").or_else(|| b.get("type")).and_then(Value::as_str).unwrap_or("");
+        assert_eq!(got, want, "Flux {version}: {b}");
+    }
+}
+
+// Checked against: notification-controller internal/server/event_handlers.go at v1.7.5 (each
+// chat notifier skips commit status updates, generic forwards them), v1.8.0 (dropped for every
+// non-Git provider) and v1.9.3 (generic forwards them again).
+#[tokio::test]
+async fn commit_status_updates_reach_generic_providers_except_in_flux_2_8() {
+    for (version, delivered) in [("2.7", 1), ("2.8", 0), ("2.9", 1)] {
+        let server = sink().await;
+        let yaml = alert("hook", "hook", "") + &provider("hook", "generic", "");
+        let opts = NotifyOptions { flux_version: version.parse().unwrap(), ..fast() };
+        let (running, sender) = start(config(&yaml, &server.uri()), opts).await;
+        post_and_settle(&running, &sender, &succeeded()).await;
+        assert_eq!(received(&server).await.len(), delivered, "Flux {version}");
+    }
+}

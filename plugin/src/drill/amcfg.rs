@@ -35,6 +35,12 @@ const INTEGRATIONS: &[(&str, Option<&str>)] = &[
     ("webex_configs", Some("api_url")),
     ("discord_configs", Some("webhook_url")),
     ("msteams_configs", Some("webhook_url")),
+    // Added after Debian's 0.25 (tools::alertmanager_needs names the release for each).
+    ("msteamsv2_configs", Some("webhook_url")),
+    ("jira_configs", Some("api_url")),
+    ("rocketchat_configs", Some("api_url")),
+    ("incidentio_configs", Some("url")),
+    ("mattermost_configs", Some("webhook_url")),
     ("email_configs", None),
     ("pushover_configs", None),
     ("sns_configs", None),
@@ -49,6 +55,13 @@ const GLOBAL_URLS: &[&str] = &[
     "victorops_api_url",
     "telegram_api_url",
     "webex_api_url",
+];
+/// Global endpoint keys of releases after 0.25: rewritten only where the configuration has them,
+/// since an older Alertmanager refuses keys it does not know.
+const NEWER_GLOBAL_URLS: &[&str] = &[
+    "jira_api_url",
+    "rocketchat_api_url",
+    "mattermost_webhook_url",
 ];
 
 /// The rewritten configuration.
@@ -95,6 +108,14 @@ pub fn rewrite(config: &Value, path: &Path, scale: f64, sink: &str) -> Result<Am
                 (*key).to_string(),
                 Value::String(format!("{sink}/global/{key}")),
             );
+        }
+        for key in NEWER_GLOBAL_URLS {
+            if g.remove(&format!("{key}_file")).is_some() || g.contains_key(*key) {
+                g.insert(
+                    (*key).to_string(),
+                    Value::String(format!("{sink}/global/{key}")),
+                );
+            }
         }
         g.remove("http_config");
         let rt = g

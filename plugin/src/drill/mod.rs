@@ -24,6 +24,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::cli::{DrillArgs, DrillFormat};
+use crate::tools::{self, Program};
 use session::{Inputs, Stop};
 
 pub async fn run(args: &DrillArgs) -> u8 {
@@ -70,20 +71,23 @@ fn load_inputs(args: &DrillArgs) -> Result<(Vec<simulator::scenario::Scenario>, 
         [] => None,
         paths => Some(load_manifests(paths)?),
     };
-    let prometheus_bin = procs::binary("PROMETHEUS", &["prometheus"], "prometheus")?;
-    let alertmanager_bin = procs::binary(
-        "ALERTMANAGER",
-        &["prometheus-alertmanager", "alertmanager"],
-        "prometheus-alertmanager",
-    )?;
+    let prometheus = tools::find(Program::Prometheus, args.prometheus.as_deref())?;
+    let alertmanager_tool = match &alertmanager {
+        Some((config, path)) => {
+            let tool = tools::find(Program::Alertmanager, args.alertmanager.as_deref())?;
+            tools::alertmanager_supports(config, path, &tool)?;
+            Some(tool)
+        }
+        None => None,
+    };
     Ok((
         scenarios,
         Inputs {
             rules,
             alertmanager,
             manifests,
-            prometheus_bin,
-            alertmanager_bin,
+            prometheus,
+            alertmanager_tool,
             scale: args.time_scale,
             timeout: args.timeout,
         },
@@ -180,7 +184,10 @@ async fn run_inner(args: &DrillArgs) -> Result<u8, String> {
         None => {}
     }
     let failed = reports.iter().flat_map(|r| &r.cases).any(|c| !c.passed);
-    let junit = report::junit(&reports);
+    let ran: Vec<&tools::Tool> = std::iter::once(&inputs.prometheus)
+        .chain(inputs.alertmanager_tool.as_ref())
+        .collect();
+    let junit = report::junit(&reports, &ran);
     if let Some(path) = &args.junit {
         std::fs::write(path, &junit)
             .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
@@ -190,11 +197,12 @@ async fn run_inner(args: &DrillArgs) -> Result<u8, String> {
             "{}",
             report::text(
                 &reports,
+                &ran,
                 started.elapsed(),
                 std::io::IsTerminal::is_terminal(&std::io::stdout())
             )
         ),
-        DrillFormat::Json => print!("{}", report::json(&reports)),
+        DrillFormat::Json => print!("{}", report::json(&reports, &ran)),
         DrillFormat::Junit => print!("{junit}"),
     }
     Ok(u8::from(failed))

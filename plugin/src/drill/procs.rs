@@ -13,31 +13,6 @@ pub fn free_addr() -> std::io::Result<SocketAddr> {
     l.local_addr()
 }
 
-/// A binary from an environment variable or the Debian package's path, else from PATH.
-pub fn binary(env: &str, names: &[&str], package: &str) -> Result<PathBuf, String> {
-    if let Some(p) = std::env::var_os(env) {
-        return Ok(PathBuf::from(p));
-    }
-    for name in names {
-        let fixed = Path::new("/usr/bin").join(name);
-        if fixed.is_file() {
-            return Ok(fixed);
-        }
-        if let Some(dirs) = std::env::var_os("PATH") {
-            if let Some(p) = std::env::split_paths(&dirs)
-                .map(|d| d.join(name))
-                .find(|p| p.is_file())
-            {
-                return Ok(p);
-            }
-        }
-    }
-    Err(format!(
-        "{} not found: install the Debian package {package} (make setup) or set {env}",
-        names[0]
-    ))
-}
-
 /// A running child in its own process group.
 pub struct Child {
     pub name: &'static str,

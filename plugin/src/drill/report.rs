@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::output::expectations::{self, JunitCase, JunitSuite};
+use crate::tools::{self, Tool};
 
 use super::judge::{fmt_d, Case, Hop};
 
@@ -52,8 +53,8 @@ fn hop_table(hops: &[Hop], indent: &str) -> String {
     out
 }
 
-pub fn text(reports: &[ScenarioReport], elapsed: Duration, color: bool) -> String {
-    let mut out = String::new();
+pub fn text(reports: &[ScenarioReport], ran: &[&Tool], elapsed: Duration, color: bool) -> String {
+    let mut out = format!("{}\n", tools::against(ran));
     let (mut passed, mut failed) = (0, 0);
     for r in reports {
         let _ = writeln!(
@@ -82,23 +83,33 @@ pub fn text(reports: &[ScenarioReport], elapsed: Duration, color: bool) -> Strin
             out.push_str(&hop_table(&c.hops, "         "));
         }
     }
-    out.push_str(&expectations::summary(reports.len(), passed, failed, elapsed));
+    out.push_str(&expectations::summary(
+        reports.len(),
+        passed,
+        failed,
+        elapsed,
+    ));
     out
 }
 
-pub fn json(reports: &[ScenarioReport]) -> String {
+pub fn json(reports: &[ScenarioReport], ran: &[&Tool]) -> String {
     let failed = reports
         .iter()
         .flat_map(|r| &r.cases)
         .filter(|c| !c.passed)
         .count();
-    let v = serde_json::json!({"scenarios": reports, "failed": failed});
+    let v = serde_json::json!({"tools": ran, "scenarios": reports, "failed": failed});
     serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
 }
 
-pub fn junit(reports: &[ScenarioReport]) -> String {
+pub fn junit(reports: &[ScenarioReport], ran: &[&Tool]) -> String {
+    let properties = tools::properties(ran);
     let suites = reports.iter().map(|r| JunitSuite {
-        name: format!("{} (Flux {}, time scale {})", r.name, r.flux_version, r.time_scale),
+        properties: properties.clone(),
+        name: format!(
+            "{} (Flux {}, time scale {})",
+            r.name, r.flux_version, r.time_scale
+        ),
         scenario: r.name.clone(),
         file: r.file.clone(),
         elapsed: r.elapsed,

@@ -21,6 +21,7 @@ use super::promcfg::{self, Rules};
 use super::proxy::Proxies;
 use super::report::ScenarioReport;
 use super::sink::Sink;
+use crate::tools::Tool;
 
 /// Everything the scenarios share.
 pub struct Inputs {
@@ -28,8 +29,9 @@ pub struct Inputs {
     pub alertmanager: Option<(Value, PathBuf)>,
     /// Alerts and Providers from `--flux-manifests`, replacing the scenario's own.
     pub manifests: Option<Vec<Value>>,
-    pub prometheus_bin: PathBuf,
-    pub alertmanager_bin: PathBuf,
+    pub prometheus: Tool,
+    /// Present when there is an Alertmanager configuration to drill.
+    pub alertmanager_tool: Option<Tool>,
     pub scale: f64,
     pub timeout: Option<Duration>,
 }
@@ -80,8 +82,10 @@ impl Prepared {
 }
 
 pub async fn prepare(inputs: &Inputs, scenario: &Scenario, signals: &watch::Receiver<u32>) -> Result<Prepared, Stop> {
+    // 0700: the Alertmanager configuration inside holds the user's receiver secrets.
     let tmp = tempfile::Builder::new()
         .prefix("flux-monitor-drill-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir()
         .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
     let sink = Sink::start()
@@ -126,14 +130,14 @@ pub async fn prepare(inputs: &Inputs, scenario: &Scenario, signals: &watch::Rece
     // Alertmanager and Prometheus start side by side.
     let prom = Child::start(
         "prometheus",
-        &inputs.prometheus_bin,
+        &inputs.prometheus.path,
         &prom_args,
         prom_addr,
         tmp.path().join("prometheus.log"),
         READY_WITHIN,
     );
     let am = async {
-        let Some(cfg) = &am_config else {
+        let (Some(cfg), Some(tool)) = (&am_config, &inputs.alertmanager_tool) else {
             return Ok(None);
         };
         let path = tmp.path().join("alertmanager.yml");
@@ -150,7 +154,7 @@ pub async fn prepare(inputs: &Inputs, scenario: &Scenario, signals: &watch::Rece
         ];
         Child::start(
             "alertmanager",
-            &inputs.alertmanager_bin,
+            &tool.path,
             &args,
             am_addr,
             tmp.path().join("alertmanager.log"),
@@ -187,8 +191,13 @@ pub async fn run(
     let mut prepared = prepared;
     let mut notes = std::mem::take(&mut prepared.notes);
     let am_config = prepared.am_config.take();
-    let (tmp, sink, proxies, prom, am) =
-        (&prepared.tmp, &prepared.sink, &prepared.proxies, &prepared.prom, &prepared.am);
+    let (tmp, sink, proxies, prom, am) = (
+        &prepared.tmp,
+        &prepared.sink,
+        &prepared.proxies,
+        &prepared.prom,
+        &prepared.am,
+    );
     let sink_url = sink.url("");
     progress.event(&format!(
         "prometheus pid {} listening on http://{}",
@@ -454,8 +463,19 @@ fn short(l: &super::observe::Labels) -> String {
     format!("{name}{{{}}}", rest.join(","))
 }
 
+/// Writes a file only its owner can read (0600): the Alertmanager configuration carries the
+/// user's receiver secrets, and nothing else here needs to be shared either.
 fn write(path: &Path, text: &str) -> Result<(), String> {
-    std::fs::write(path, text).map_err(|e| format!("{}: cannot write: {e}", path.display()))
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| format!("{}: cannot write: {e}", path.display()))
 }
 
 /// Every Provider points at the sink (`/provider/<namespace>/<name>`), with no Secret, proxy or

@@ -43,6 +43,8 @@ pub struct JunitSuite {
     pub file: String,
     pub elapsed: Duration,
     pub cases: Vec<JunitCase>,
+    /// Suite properties (e.g. the versions of the programs the run used).
+    pub properties: Vec<(String, String)>,
 }
 
 /// The JUnit XML of a run: failures carry the reason and `FILE:LINE: reason`.
@@ -51,6 +53,9 @@ pub fn junit(title: &str, suites: impl IntoIterator<Item = JunitSuite>) -> Strin
     for s in suites {
         let mut suite = TestSuite::new(s.name);
         suite.set_time(s.elapsed);
+        for (name, value) in s.properties {
+            suite.add_property(quick_junit::Property::new(name, value));
+        }
         for c in s.cases {
             let status = if c.passed {
                 TestCaseStatus::success()
@@ -89,11 +94,13 @@ mod tests {
                     JunitCase { name: "A".into(), line: 3, passed: true, reason: "fired".into(), system_out: None },
                     JunitCase { name: "B".into(), line: 9, passed: false, reason: "never fired".into(), system_out: None },
                 ],
+                properties: vec![("promtool.version".into(), "3.16.0".into())],
             }],
         );
         assert!(xml.contains(r#"<testsuite name="s (Flux 2.7)" tests="2""#), "{xml}");
         assert!(xml.contains(r#"failures="1""#), "{xml}");
         assert!(xml.contains("s.yaml:9: never fired"), "{xml}");
+        assert!(xml.contains(r#"<property name="promtool.version" value="3.16.0"/>"#), "{xml}");
         assert_eq!(tag(false, false), "FAIL");
         assert_eq!(summary(1, 1, 1, Duration::from_secs(2)), "1 scenario(s), 2 expectation(s): 1 passed, 1 failed (2.0s)\n");
     }

@@ -20,6 +20,7 @@ use simulator::scenario::{load_dir_or_file, Scenario};
 use simulator::telemetry::VirtualScraper;
 
 use crate::cli::{TestArgs, TestFormat};
+use crate::tools::{self, Program};
 use report::{Case, ScenarioReport};
 
 /// Bad input or a missing tool: the run cannot tell (exit 2). The message names FILE:LINE
@@ -53,16 +54,19 @@ fn run_inner(args: &TestArgs) -> Result<u8, InputError> {
         s.retarget(args.flux_version, &args.resource_metrics);
     }
     let rules = rules_input::load(&args.rules)?;
-    let router = args
-        .alertmanager_config
-        .as_deref()
-        .map(routes::Router::new)
-        .transpose()?;
+    let promtool = tools::find(Program::Promtool, args.promtool.as_deref()).map_err(InputError)?;
+    let amtool = match &args.alertmanager_config {
+        Some(_) => Some(tools::find(Program::Amtool, args.amtool.as_deref()).map_err(InputError)?),
+        None => None,
+    };
+    let router = match (&args.alertmanager_config, &amtool) {
+        (Some(config), Some(amtool)) => Some(routes::Router::new(config, amtool)?),
+        _ => None,
+    };
     let manifests = match args.flux_manifests.as_slice() {
         [] => None,
         paths => Some(load_manifests(paths)?),
     };
-    let promtool = promtool::binary()?;
 
     // Where the promtool files go: --keep DIR, or a temporary directory removed at the end.
     let temp;
@@ -99,7 +103,8 @@ fn run_inner(args: &TestArgs) -> Result<u8, InputError> {
     }
     let elapsed = started.elapsed();
     let failed = reports.iter().flat_map(|r| &r.cases).any(|c| !c.passed);
-    let junit = report::junit(&reports);
+    let ran: Vec<&tools::Tool> = std::iter::once(&promtool).chain(amtool.as_ref()).collect();
+    let junit = report::junit(&reports, &ran);
     if let Some(path) = &args.junit {
         std::fs::write(path, &junit)
             .map_err(|e| InputError(format!("{}: cannot write: {e}", path.display())))?;
@@ -109,6 +114,7 @@ fn run_inner(args: &TestArgs) -> Result<u8, InputError> {
             "{}",
             report::text(
                 &reports,
+                &ran,
                 elapsed,
                 std::io::IsTerminal::is_terminal(&std::io::stdout())
             )
@@ -168,9 +174,10 @@ fn run_scenario(
     rule_files: &[String],
     router: Option<&routes::Router>,
     manifests: Option<&[Value]>,
-    promtool_bin: &Path,
+    promtool_tool: &tools::Tool,
     base: &Path,
 ) -> Result<ScenarioReport, InputError> {
+    let promtool_bin = promtool_tool.path.as_path();
     let started = Instant::now();
     let exp = &scenario.expectations;
     let mut scraper = VirtualScraper::new(scenario);
@@ -195,6 +202,15 @@ fn run_scenario(
         promtool::run(promtool_bin, &dir, "test.yaml").map_err(|e| InputError(rules.locate(&e.0)))?
     };
 
+    // Where promtool 2.x and 3.x disagree on this scenario's probed rules, the report says so.
+    let notes: Vec<String> = promtool::left_open_notes(&rules.files, scenario.scrape_interval, promtool_tool)
+        .into_iter()
+        .filter(|n| {
+            n.strip_prefix("alert ")
+                .and_then(|r| r.split(':').next())
+                .is_some_and(|name| wanted.contains(name))
+        })
+        .collect();
     let ctx = judge::Context {
         scenario,
         rules,
@@ -236,6 +252,7 @@ fn run_scenario(
         name: scenario.name.clone(),
         file: scenario.source.display().to_string(),
         version: scenario.flux_version,
+        notes,
         cases,
         elapsed: started.elapsed(),
     })

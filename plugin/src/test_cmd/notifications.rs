@@ -11,7 +11,7 @@ use model::ObjectRef;
 use serde_json::Value;
 use simulator::core::Simulation;
 use simulator::notify::{
-    cleanup_metadata, event_v1, rate_limit_key, RateLimiter, DEFAULT_RATE_LIMIT_INTERVAL,
+    cleanup_metadata, commit_status_update_reaches, event_v1, rate_limit_key, RateLimiter, DEFAULT_RATE_LIMIT_INTERVAL,
 };
 use simulator::scenario::NotificationExpectation;
 
@@ -71,12 +71,12 @@ pub fn emulate(sim: &Simulation, config: &[Value]) -> NotifyRun {
     let limiter = RateLimiter::new(DEFAULT_RATE_LIMIT_INTERVAL);
     let base = Instant::now();
     let mut run = NotifyRun::default();
-    for te in sim.events() {
+    for te in sim.events().iter().filter(|te| te.event.severity.is_posted()) {
         let ev = &te.event;
         let Some(object) = sim.object(&ev.object) else {
             continue;
         };
-        let mut e = event_v1(ev, object, &format!("{}-sim", ev.controller.name()));
+        let mut e = event_v1(ev, object, &simulator::telemetry::scrape::pod_name(ev.controller));
         cleanup_metadata(&mut e);
         let limited = limiter.take_at(&rate_limit_key(&e), base + te.at).is_err();
         run.posted.push(Posted {
@@ -120,7 +120,7 @@ pub fn emulate(sim: &Simulation, config: &[Value]) -> NotifyRun {
                 continue;
             }
             let ptype = str_at(provider, "/spec/type").to_string();
-            if commit_update && !matches!(ptype.as_str(), "generic" | "generic-hmac") {
+            if commit_update && !commit_status_update_reaches(&ptype, sim.scenario().flux_version) {
                 continue;
             }
             run.deliveries.push(Delivery {

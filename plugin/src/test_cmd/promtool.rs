@@ -5,7 +5,7 @@
 //! subset, deadlines, "never"), which exact-match `exp_alerts` alone cannot express.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -166,22 +166,6 @@ pub fn test_file(
     })
 }
 
-/// Where promtool is: `$PROMTOOL`, else `promtool` on PATH.
-pub fn binary() -> Result<PathBuf, InputError> {
-    if let Some(p) = std::env::var_os("PROMTOOL") {
-        return Ok(PathBuf::from(p));
-    }
-    find_on_path("promtool").ok_or_else(|| {
-        InputError("promtool not found on PATH: install the Debian package prometheus (make setup) or set PROMTOOL".into())
-    })
-}
-
-pub fn find_on_path(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
 /// Runs `promtool test rules FILE` in `dir` and reads what fired.
 pub fn run(promtool: &Path, dir: &Path, file: &str) -> Result<Observations, InputError> {
     let out = Command::new(promtool)
@@ -310,6 +294,83 @@ pub fn parse_labels(s: &str) -> Option<Labels> {
             }
         }
         labels.insert(name.trim().to_string(), value);
+    }
+}
+
+/// Where promtool 2.x and 3.x evaluate a rule differently on these inputs: `count_over_time`
+/// over a range that is a multiple of the scrape interval. promtool's samples lie exactly on the
+/// evaluation grid, so Prometheus 2 (closed windows) counts range/interval + 1 samples and
+/// Prometheus 3 (left-open windows since 3.0) one fewer. One note per rule, naming the release
+/// this run uses.
+pub fn left_open_notes(
+    files: &[Value],
+    interval: Duration,
+    promtool: &crate::tools::Tool,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    let rules = files
+        .iter()
+        .flat_map(|f| f["groups"].as_array().into_iter().flatten())
+        .flat_map(|g| g["rules"].as_array().into_iter().flatten());
+    for rule in rules {
+        let (Some(name), Some(expr)) = (rule["alert"].as_str(), rule["expr"].as_str()) else {
+            continue;
+        };
+        let Ok(ast) = promql_parser::parser::parse(expr) else {
+            continue;
+        };
+        let mut ranges = Vec::new();
+        counted_ranges(&ast, &mut ranges);
+        let Some(range) = ranges
+            .into_iter()
+            .find(|r| !interval.is_zero() && r.as_nanos() % interval.as_nanos() == 0)
+        else {
+            continue;
+        };
+        let n = range.as_nanos() / interval.as_nanos();
+        let behaviour = if promtool.at_least(crate::tools::Version::new(3, 0, 0)) {
+            format!("counts {n} samples here; Prometheus 2 counts {}", n + 1)
+        } else {
+            format!("counts {} samples here; Prometheus 3 counts {n}", n + 1)
+        };
+        notes.push(format!(
+            "alert {name}: count_over_time over [{}] with samples every {}: promtool {} {behaviour} (range selectors are left-open since Prometheus 3.0)",
+            model::format_go_duration(range),
+            model::format_go_duration(interval),
+            promtool.version
+        ));
+    }
+    notes
+}
+
+/// The ranges of every `count_over_time(selector[range])` in `e`.
+fn counted_ranges(e: &promql_parser::parser::Expr, out: &mut Vec<Duration>) {
+    use promql_parser::parser::Expr;
+    match e {
+        Expr::Call(c) => {
+            if c.func.name == "count_over_time" {
+                if let Some(Expr::MatrixSelector(m)) = c.args.args.first().map(|a| a.as_ref()) {
+                    out.push(m.range);
+                }
+            }
+            for a in &c.args.args {
+                counted_ranges(a, out);
+            }
+        }
+        Expr::Aggregate(a) => {
+            counted_ranges(&a.expr, out);
+            if let Some(p) = &a.param {
+                counted_ranges(p, out);
+            }
+        }
+        Expr::Unary(u) => counted_ranges(&u.expr, out),
+        Expr::Binary(b) => {
+            counted_ranges(&b.lhs, out);
+            counted_ranges(&b.rhs, out);
+        }
+        Expr::Paren(p) => counted_ranges(&p.expr, out),
+        Expr::Subquery(s) => counted_ranges(&s.expr, out),
+        _ => {}
     }
 }
 

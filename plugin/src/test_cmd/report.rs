@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use model::FluxVersion;
 use crate::output::expectations::{self, JunitCase, JunitSuite};
+use crate::tools::{self, Tool};
+use model::FluxVersion;
 
 #[derive(Debug, Clone)]
 pub struct Case {
@@ -36,18 +37,23 @@ pub struct ScenarioReport {
     pub name: String,
     pub file: String,
     pub version: FluxVersion,
+    /// What a reader should know about this run (e.g. where promtool 2.x and 3.x disagree).
+    pub notes: Vec<String>,
     pub cases: Vec<Case>,
     pub elapsed: Duration,
 }
 
-pub fn text(reports: &[ScenarioReport], elapsed: Duration, color: bool) -> String {
-    let mut out = String::new();
+pub fn text(reports: &[ScenarioReport], ran: &[&Tool], elapsed: Duration, color: bool) -> String {
+    let mut out = format!("{}\n", tools::against(ran));
     let (mut passed, mut failed) = (0, 0);
     for r in reports {
         out.push_str(&format!(
             "scenario {} (Flux {}, {})\n",
             r.name, r.version, r.file
         ));
+        for n in &r.notes {
+            out.push_str(&format!("  note: {n}\n"));
+        }
         if r.cases.is_empty() {
             out.push_str("  (no expectations)\n");
         }
@@ -61,12 +67,19 @@ pub fn text(reports: &[ScenarioReport], elapsed: Duration, color: bool) -> Strin
             out.push_str(&format!("  {tag} {}: {}\n", c.name, c.reason));
         }
     }
-    out.push_str(&expectations::summary(reports.len(), passed, failed, elapsed));
+    out.push_str(&expectations::summary(
+        reports.len(),
+        passed,
+        failed,
+        elapsed,
+    ));
     out
 }
 
-pub fn junit(reports: &[ScenarioReport]) -> String {
+pub fn junit(reports: &[ScenarioReport], ran: &[&Tool]) -> String {
+    let properties = tools::properties(ran);
     let suites = reports.iter().map(|r| JunitSuite {
+        properties: properties.clone(),
         name: format!("{} (Flux {})", r.name, r.version),
         scenario: r.name.clone(),
         file: r.file.clone(),

@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::promtool::{find_on_path, Labels};
+use super::promtool::Labels;
 use super::InputError;
+use crate::tools::Tool;
 
 pub struct Router {
     amtool: PathBuf,
@@ -15,18 +16,19 @@ pub struct Router {
 impl Router {
     /// Checks the configuration once (`amtool check-config`) so that a broken file is an input
     /// error, not a failed expectation.
-    pub fn new(config: &Path) -> Result<Router, InputError> {
-        let amtool = match std::env::var_os("AMTOOL") {
-            Some(p) => PathBuf::from(p),
-            None => find_on_path("amtool").ok_or_else(|| {
-                InputError(
-                    "amtool not found on PATH: install the Debian package prometheus-alertmanager (make setup) or set AMTOOL"
-                        .into(),
-                )
-            })?,
-        };
+    pub fn new(config: &Path, tool: &Tool) -> Result<Router, InputError> {
+        let amtool = tool.path.clone();
         if !config.is_file() {
             return Err(InputError(format!("{}: no such file", config.display())));
+        }
+        // A configuration this amtool is too old for gets an error naming the release and the
+        // field, instead of the YAML decoder's "field not found".
+        if let Some(doc) = crate::lint::yaml::load_file(config)
+            .ok()
+            .and_then(|docs| docs.into_iter().find(crate::lint::yaml::Node::is_map))
+        {
+            crate::tools::alertmanager_supports(&doc.to_json(), config, tool)
+                .map_err(InputError)?;
         }
         let out = Command::new(&amtool)
             .arg("check-config")

@@ -135,11 +135,9 @@ fn default_spec(kind: &KindInfo, name: &str, ns: &str) -> Map<String, Value> {
         "Kustomization" => json!({
             "path": format!("./{name}"),
             "prune": true,
-            "timeout": "5m0s",
             "sourceRef": source_ref("GitRepository", "flux-system", "flux-system", ns),
         }),
         "HelmRelease" => json!({
-            "timeout": "5m0s",
             "chart": { "spec": {
                 "chart": name,
                 "version": "*",

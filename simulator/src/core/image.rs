@@ -36,24 +36,20 @@ fn tags(ctx: &Ctx) -> Vec<String> {
 fn image_repository(ctx: &mut Ctx) -> KindOutcome {
     let image = ctx.spec_str("/image").unwrap_or("").to_string();
     if let Some(fault) = ctx.fault.map(|f| f.fault) {
-        let (reason, message) = match fault {
-            Fault::AuthFailure => (
-                "AuthenticationFailed",
-                format!(
-                    "GET https://{}/v2/{}/tags/list: UNAUTHORIZED: authentication required",
-                    image.split('/').next().unwrap_or(""),
-                    image.split_once('/').map_or("", |(_, p)| p)
-                ),
-            ),
-            _ => (
-                "ReadOperationFailed",
-                format!(
-                    "GET https://{}/v2/{}/tags/list: unexpected status code 503 Service Unavailable",
-                    image.split('/').next().unwrap_or(""),
-                    image.split_once('/').map_or("", |(_, p)| p)
-                ),
-            ),
+        // imagerepository_controller.go: every scan error, a 401 included, is ReadOperationFailed
+        // "scan failed: ..." (AuthenticationFailed is for configuring the auth options).
+        let answer = match fault {
+            Fault::AuthFailure => "UNAUTHORIZED: authentication required",
+            _ => "unexpected status code 503 Service Unavailable",
         };
+        let (reason, message) = (
+            "ReadOperationFailed",
+            format!(
+                "scan failed: GET https://{}/v2/{}/tags/list: {answer}",
+                image.split('/').next().unwrap_or(""),
+                image.split_once('/').map_or("", |(_, p)| p)
+            ),
+        );
         let (reason, message) = ctx.failure(reason, message);
         ctx.set_false("Ready", &reason, &message);
         ctx.reconciling_with_retry(&message);

@@ -138,6 +138,9 @@ pub struct ReconcileInput<'a> {
 pub enum Severity {
     Info,
     Error,
+    /// fluxcd/pkg's `EventTypeTrace`: recorded as a Normal Kubernetes event, never posted to
+    /// notification-controller (runtime/events/recorder.go).
+    Trace,
 }
 
 impl Severity {
@@ -145,7 +148,13 @@ impl Severity {
         match self {
             Severity::Info => "info",
             Severity::Error => "error",
+            Severity::Trace => "trace",
         }
+    }
+
+    /// Whether the controller posts the event to notification-controller.
+    pub fn is_posted(self) -> bool {
+        self != Severity::Trace
     }
 }
 
@@ -325,12 +334,32 @@ pub fn reconcile(input: &ReconcileInput) -> ReconcileOutcome {
     let duration = match faults.iter().find(|f| f.fault == Fault::Slow) {
         Some(slow) => slow.reconcile_duration.unwrap_or(DEFAULT_SLOW_RECONCILE),
         None if fault.is_some_and(|f| f.fault == Fault::HealthCheckFailure) => {
+            // The wait lasts the timeout: kustomize-controller's GetTimeout (interval less 30s,
+            // at least 30s), helm-controller's spec.timeout (default 5m).
+            let spec_timeout = obj
+                .json
+                .pointer("/spec/timeout")
+                .and_then(Value::as_str)
+                .and_then(|s| model::parse_go_duration(s).ok());
+            let timeout = match info.kind {
+                "Kustomization" => spec_timeout
+                    .unwrap_or_else(|| interval.saturating_sub(Duration::from_secs(30)))
+                    .max(Duration::from_secs(30)),
+                _ => spec_timeout.unwrap_or(Duration::from_secs(300)),
+            };
+            timeout + Duration::from_millis(5 + (jitter * 20.0) as u64)
+        }
+        // Helm waits for the release's resources until the action's timeout, then gives up
+        // ("context deadline exceeded").
+        None if info.kind == "HelmRelease"
+            && fault.is_some_and(|f| matches!(f.fault, Fault::UpgradeFailure | Fault::RetriesExhausted)) =>
+        {
             let timeout = obj
                 .json
                 .pointer("/spec/timeout")
                 .and_then(Value::as_str)
                 .and_then(|s| model::parse_go_duration(s).ok())
-                .unwrap_or(interval.min(Duration::from_secs(300)));
+                .unwrap_or(Duration::from_secs(300));
             timeout + Duration::from_millis(5 + (jitter * 20.0) as u64)
         }
         None => typical_duration(info.kind, jitter),

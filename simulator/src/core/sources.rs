@@ -4,7 +4,7 @@
 use model::ObjectRef;
 use serde_json::{json, Value};
 
-use super::util::{hex, k8s_time, str_at, Ctx};
+use super::util::{hex, k8s_time, not_found, str_at, unresolvable, url_host, Ctx, CLUSTER_DNS};
 use super::{retry_backoff, KindOutcome, Severity, REQUEUE_DEPENDENCY};
 use crate::scenario::Fault;
 
@@ -44,6 +44,9 @@ pub(crate) fn reconcile(ctx: &mut Ctx) -> KindOutcome {
         }
     }
 
+    if let Some((condition, reason, message)) = spec_failure(ctx) {
+        return fail(ctx, condition, reason, &message);
+    }
     if let Some(fault) = ctx.fault.map(|f| f.fault) {
         if let Some((condition, reason, message)) = failure(ctx, fault) {
             let (reason, message) = ctx.failure(reason, message);
@@ -61,10 +64,7 @@ fn check_chart_source(ctx: &mut Ctx) -> Option<KindOutcome> {
     let src = refs.first()?.target.clone();
     match ctx.input.world.readiness(&src) {
         None => {
-            let msg = format!(
-                "failed to get source: {}.source.toolkit.fluxcd.io \"{}\" not found",
-                src.kind, src.name
-            );
+            let msg = format!("failed to get source: {}", not_found(&src.kind, &src.name));
             Some(fail(ctx, "FetchFailed", "SourceUnavailable", &msg))
         }
         Some(r) => {
@@ -74,7 +74,8 @@ fn check_chart_source(ctx: &mut Ctx) -> Option<KindOutcome> {
                 ctx.set_true("FetchFailed", "NoSourceArtifact", &msg);
                 ctx.set_false("Ready", "NoSourceArtifact", &msg);
                 ctx.reconciling_with_retry(&msg);
-                ctx.event(Severity::Error, "NoSourceArtifact", &msg, &[]);
+                // A trace event (helmchart_controller.go): a Normal Kubernetes event, not posted.
+                ctx.event(Severity::Trace, "NoSourceArtifact", &msg, &[]);
                 let backoff = retry_backoff(failing_since(ctx), ctx.finish).max(REQUEUE_DEPENDENCY.min(ctx.interval));
                 return Some(KindOutcome::failure("NoSourceArtifact", &msg, backoff, false));
             }
@@ -90,30 +91,29 @@ fn failing_since(ctx: &Ctx) -> Option<jiff::Timestamp> {
         .and_then(|c| c.last_transition_time)
 }
 
-/// Marks a failed fetch or build; the last good artifact stays (as source-controller does).
+/// Marks a failed fetch or build; the last good artifact stays (as source-controller does). The
+/// failure event carries no revision: source-controller annotates only artifact events with one.
 fn fail(ctx: &mut Ctx, condition: &str, reason: &str, message: &str) -> KindOutcome {
     ctx.set_true(condition, reason, message);
     ctx.set_false("Ready", reason, message);
     ctx.reconciling_with_retry(message);
-    let revision = ctx
-        .status
-        .get("artifact")
-        .and_then(|a| str_at(a, "/revision"))
-        .unwrap_or("")
-        .to_string();
-    ctx.event(Severity::Error, reason, message, &[("revision", &revision)]);
+    ctx.event(Severity::Error, reason, message, &[]);
     let backoff = retry_backoff(failing_since(ctx), ctx.finish);
     KindOutcome::failure(reason, message, backoff, true)
 }
 
-/// The condition, reason and default message of a fault on this source kind.
+/// The condition, reason and default message of a fault on this source kind. Reasons are the
+/// ones source-controller reports (gitrepository_controller.go: every clone error, credentials
+/// refused included, is GitOperationFailed; AuthenticationFailed is for reading the Secret or
+/// the auth options; a 401 from a Helm repository or registry fails the fetch like any other
+/// HTTP error; helm/chart/errors.go: ChartPullError, ChartPackageError).
 fn failure(ctx: &Ctx, fault: Fault) -> Option<(&'static str, &'static str, String)> {
     let url = ctx.spec_str("/url").unwrap_or("").to_string();
     let auth = fault == Fault::AuthFailure;
     let r = match (ctx.info.kind, fault) {
         ("GitRepository", Fault::FetchFailure | Fault::AuthFailure) => (
             "FetchFailed",
-            if auth { "AuthenticationFailed" } else { "GitOperationFailed" },
+            "GitOperationFailed",
             format!(
                 "failed to checkout and determine revision: unable to clone '{url}': {}",
                 if auth { "authentication required: Invalid username or token" } else { "context deadline exceeded" }
@@ -121,7 +121,7 @@ fn failure(ctx: &Ctx, fault: Fault) -> Option<(&'static str, &'static str, Strin
         ),
         ("HelmRepository", Fault::FetchFailure | Fault::AuthFailure) => (
             "FetchFailed",
-            if auth { "AuthenticationFailed" } else { "Failed" },
+            "Failed",
             format!(
                 "failed to fetch Helm repository index: failed to cache index to temporary file: failed to fetch {}/index.yaml : {}",
                 url.trim_end_matches('/'),
@@ -134,7 +134,7 @@ fn failure(ctx: &Ctx, fault: Fault) -> Option<(&'static str, &'static str, Strin
             let tag = ctx.spec_str("/ref/tag").unwrap_or("latest");
             (
                 "FetchFailed",
-                if auth { "AuthenticationFailed" } else { "OCIArtifactPullFailed" },
+                "OCIArtifactPullFailed",
                 format!(
                     "failed to determine artifact digest: GET https://{host}/v2/{path}/manifests/{tag}: {}",
                     if auth { "UNAUTHORIZED: authentication required" } else { "unexpected status code 503 Service Unavailable" }
@@ -146,7 +146,7 @@ fn failure(ctx: &Ctx, fault: Fault) -> Option<(&'static str, &'static str, Strin
             let endpoint = ctx.spec_str("/endpoint").unwrap_or("").to_string();
             (
                 "FetchFailed",
-                if auth { "AuthenticationFailed" } else { "BucketOperationFailed" },
+                "BucketOperationFailed",
                 if auth {
                     format!("failed to confirm existence of '{bucket}' bucket: Access Denied.")
                 } else {
@@ -156,20 +156,19 @@ fn failure(ctx: &Ctx, fault: Fault) -> Option<(&'static str, &'static str, Strin
         }
         ("HelmChart", Fault::FetchFailure | Fault::AuthFailure) => {
             let chart = ctx.spec_str("/chart").unwrap_or(ctx.name()).to_string();
-            let version = ctx.spec_str("/version").unwrap_or("*").to_string();
+            let version = chart_version(ctx, ctx.revision_epoch());
             (
                 "FetchFailed",
-                if auth { "AuthenticationFailed" } else { "ChartPullFailed" },
-                if auth {
-                    format!("chart pull error: failed to download chart for remote reference: failed to fetch {chart}: 401 Unauthorized")
-                } else {
-                    format!("chart pull error: failed to get chart version for remote reference: no '{chart}' chart with version matching '{version}' found")
-                },
+                "ChartPullError",
+                format!(
+                    "chart pull error: failed to download chart for remote reference: failed to fetch {chart}-{version}.tgz : {}",
+                    if auth { "401 Unauthorized" } else { "503 Service Unavailable" }
+                ),
             )
         }
         ("HelmChart", Fault::BuildFailure) => (
             "BuildFailed",
-            "ChartPackageFailed",
+            "ChartPackageError",
             format!(
                 "chart package error: failed to package chart '{}': Chart.yaml file is missing",
                 ctx.spec_str("/chart").unwrap_or(ctx.name())
@@ -178,6 +177,89 @@ fn failure(ctx: &Ctx, fault: Fault) -> Option<(&'static str, &'static str, Strin
         _ => return None,
     };
     Some(r)
+}
+
+/// Failures that follow from the spec itself, as real Flux meets them: a URL under the `.invalid`
+/// domain never resolves; a chart version that no release of the simulated repositories has (they
+/// publish majors below 1000) is not found. Canary drills use both to break objects on purpose.
+fn spec_failure(ctx: &Ctx) -> Option<(&'static str, &'static str, String)> {
+    let dns = |url: &str| format!("dial tcp: lookup {} on {CLUSTER_DNS}: no such host", url_host(url));
+    let url = ctx.spec_str("/url").unwrap_or("");
+    match ctx.info.kind {
+        "GitRepository" if unresolvable(url) => Some((
+            "FetchFailed",
+            "GitOperationFailed",
+            format!(
+                "failed to checkout and determine revision: unable to clone '{url}': Get \"{}/info/refs?service=git-upload-pack\": {}",
+                url.trim_end_matches('/'),
+                dns(url)
+            ),
+        )),
+        "HelmRepository" if unresolvable(url) && ctx.spec_str("/type") != Some("oci") => {
+            let index = format!("{}/index.yaml", url.trim_end_matches('/'));
+            Some((
+                "FetchFailed",
+                "Failed",
+                format!(
+                    "failed to fetch Helm repository index: failed to cache index to temporary file: failed to fetch {index} : Get \"{index}\": {}",
+                    dns(url)
+                ),
+            ))
+        }
+        "OCIRepository" if unresolvable(url) => Some((
+            "FetchFailed",
+            "OCIArtifactPullFailed",
+            format!(
+                "failed to determine artifact digest: Get \"https://{}/v2/\": {}",
+                url_host(url),
+                dns(url)
+            ),
+        )),
+        "Bucket" if unresolvable(ctx.spec_str("/endpoint").unwrap_or("")) => {
+            let endpoint = ctx.spec_str("/endpoint").unwrap_or("");
+            let bucket = ctx.spec_str("/bucketName").unwrap_or(ctx.name());
+            Some((
+                "FetchFailed",
+                "BucketOperationFailed",
+                format!(
+                    "failed to confirm existence of '{bucket}' bucket: Get \"https://{endpoint}/{bucket}/?location=\": {}",
+                    dns(endpoint)
+                ),
+            ))
+        }
+        "HelmChart" if !version_published(ctx.spec_str("/version").unwrap_or("*")) => {
+            let chart = ctx.spec_str("/chart").unwrap_or(ctx.name());
+            let version = ctx.spec_str("/version").unwrap_or("*");
+            // helm/repository/chart_repository.go returns a plain error: the build reason is Unknown.
+            Some((
+                "FetchFailed",
+                "Unknown",
+                format!(
+                    "unknown build error: failed to get chart version for remote reference: no '{chart}' chart with version matching '{version}' found"
+                ),
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// Whether some release of a simulated chart satisfies `constraint`: the simulated repositories
+/// publish every version with a major below 1000, so an exact version, or a lower bound, at 1000
+/// or above matches nothing.
+pub(crate) fn version_published(constraint: &str) -> bool {
+    let c = constraint.trim();
+    if c.is_empty() || c == "*" || c.contains("||") {
+        return true;
+    }
+    let first = c.split([',', ' ']).find(|p| !p.is_empty()).unwrap_or("");
+    let bound = first.trim_start_matches(['v', '=', '^', '~', '>']);
+    if first.starts_with('<') {
+        return true;
+    }
+    match bound.split('.').next().and_then(|m| m.parse::<u64>().ok()) {
+        Some(major) => major < 1000,
+        None => true,
+    }
 }
 
 /// A chart version: the exact one asked for, or one within the asked major that moves with the

@@ -58,6 +58,32 @@ pub(crate) fn add(t: Timestamp, d: Duration) -> Timestamp {
         .unwrap_or(t)
 }
 
+/// The API server's NotFound message for an object of `kind`: `gitrepositories.source.toolkit.fluxcd.io "x" not found`.
+pub(crate) fn not_found(kind: &str, name: &str) -> String {
+    let resource = model::kinds::by_kind(kind).map_or_else(|| kind.to_lowercase(), |k| k.resource_name());
+    format!("{resource} \"{name}\" not found")
+}
+
+/// The address kube-dns answers on in a kind cluster: where a lookup of an unresolvable host
+/// fails (`lookup x.invalid on 10.96.0.10:53: no such host`).
+pub(crate) const CLUSTER_DNS: &str = "10.96.0.10:53";
+
+/// The host of a URL (`https://git.example.invalid/org/repo` -> `git.example.invalid`), for
+/// URLs with or without a scheme.
+pub(crate) fn url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host_port = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = host_port.rsplit_once('@').map_or(host_port, |(_, h)| h);
+    host_port.split(':').next().unwrap_or("")
+}
+
+/// Whether a URL's host is under the `.invalid` top-level domain, reserved by RFC 6761 never to
+/// resolve: canary drills point sources there to make fetching fail for real.
+pub(crate) fn unresolvable(url: &str) -> bool {
+    let host = url_host(url).trim_end_matches('.');
+    host == "invalid" || host.ends_with(".invalid")
+}
+
 pub(crate) fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
     v.pointer(pointer).and_then(Value::as_str)
 }

@@ -116,31 +116,32 @@ impl NotificationController {
             return Received {
                 status: 413,
                 retry_after: None,
+                rate_reset: None,
             };
         }
-        // Go decodes `null` into a struct without complaint: an empty event.
-        let decoded = if body.trim_ascii() == b"null" {
-            Ok(EventV1::default())
-        } else {
-            serde_json::from_slice::<EventV1>(body)
-        };
+        let decoded = EventV1::decode_go(body);
         let Ok(mut event) = decoded else {
             i.bad_request.fetch_add(1, Ordering::Relaxed);
             tracing::debug!("event server: decoding the request body failed");
             return Received {
                 status: 400,
                 retry_after: None,
+                rate_reset: None,
             };
         };
         matching::cleanup_metadata(&mut event);
-        if let Err(limited) = i.limiter.take(&matching::rate_limit_key(&event)) {
-            i.rate_limited.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(object = %event.involved_object.display(), "Discarding event, rate limiting duplicate events");
-            return Received {
-                status: 429,
-                retry_after: Some(limited.reset_in),
-            };
-        }
+        let reset_in = match i.limiter.take(&matching::rate_limit_key(&event)) {
+            Ok(reset_in) => reset_in,
+            Err(limited) => {
+                i.rate_limited.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(object = %event.involved_object.display(), "Discarding event, rate limiting duplicate events");
+                return Received {
+                    status: 429,
+                    retry_after: Some(limited.reset_in),
+                    rate_reset: Some(limited.reset_in),
+                };
+            }
+        };
         matching::exclude_internal_metadata(&mut event);
         let alerts = match i.config.alerts().await {
             Ok(a) => a,
@@ -167,6 +168,7 @@ impl NotificationController {
         Received {
             status: 202,
             retry_after: None,
+            rate_reset: Some(reset_in),
         }
     }
 
@@ -351,10 +353,11 @@ impl NotificationController {
             .get(&format!("{}/commit_status", o.group()))
             .is_some_and(|v| v == "update");
         let t = provider.type_.as_str();
-        if !notifier::is_commit_status_type(t)
-            && !notifier::is_generic_type(t)
-            && commit_status_update
-        {
+        // Commit status update events: before notification-controller v1.8 (Flux 2.8) each chat
+        // notifier skipped them itself and generic ones forwarded them; v1.8 dropped them for
+        // every non-Git provider, generic included; v1.9 forwards them to generic again.
+        let version = self.inner.opts.flux_version;
+        if commit_status_update && !matching::commit_status_update_reaches(t, version) {
             return skip(
                 self,
                 record,
@@ -365,10 +368,13 @@ impl NotificationController {
             .metadata
             .get("event.toolkit.fluxcd.io/commit")
             .is_some_and(|v| !v.is_empty());
-        if notifier::is_commit_status_type(t)
+        // v1.8 began dropping, for commit status providers, events without the commit key;
+        // v1.9 lets failure events through anyway.
+        if version.at_least(2, 8)
+            && notifier::is_commit_status_type(t)
             && !has_commit
             && !commit_status_update
-            && event.severity != "error"
+            && (event.severity != "error" || !version.at_least(2, 9))
         {
             return skip(
                 self,
@@ -471,6 +477,7 @@ impl NotificationController {
             channel: provider.channel.clone(),
             username: provider.username.clone(),
             commit_status,
+            teams_adaptive_cards: self.inner.opts.flux_version.at_least(2, 4),
             ..Default::default()
         };
         if let Some(secret_name) = &provider.secret_ref {

@@ -67,6 +67,34 @@ pub struct EventV1 {
     pub reporting_instance: String,
 }
 
+impl EventV1 {
+    /// Decodes a request body as Go's encoding/json decodes it into the eventv1 struct: `null`
+    /// leaves a field at its zero value (an empty string, an empty map, a zero struct; a
+    /// `null` map value is the empty string) instead of being a type error.
+    pub fn decode_go(body: &[u8]) -> Result<EventV1, serde_json::Error> {
+        let mut value: Value = serde_json::from_slice(body)?;
+        fn zero_nulls(v: &mut Value, in_map: bool) {
+            if let Value::Object(m) = v {
+                if in_map {
+                    for e in m.values_mut().filter(|e| e.is_null()) {
+                        *e = Value::String(String::new());
+                    }
+                } else {
+                    m.retain(|_, e| !e.is_null());
+                }
+                for (k, e) in m.iter_mut() {
+                    zero_nulls(e, k == "metadata");
+                }
+            }
+        }
+        if value.is_null() {
+            return Ok(EventV1::default());
+        }
+        zero_nulls(&mut value, false);
+        serde_json::from_value(value)
+    }
+}
+
 /// What the recorder puts in `involvedObject`, `metadata` and `reportingInstance` for `ev`:
 /// `object` is the live involved object (its uid, apiVersion, resourceVersion and
 /// `event.toolkit.fluxcd.io/` annotations are read), `instance` the controller's hostname (its
@@ -110,7 +138,7 @@ pub fn event_v1(ev: &SimEvent, object: &Value, instance: &str) -> EventV1 {
 /// the event metadata as annotations).
 pub fn core_event(ev: &SimEvent, object: &Value) -> Value {
     let event_type = match ev.severity {
-        Severity::Info => "Normal",
+        Severity::Info | Severity::Trace => "Normal",
         Severity::Error => "Warning",
     };
     let e = event_v1(ev, object, "");

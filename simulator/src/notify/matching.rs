@@ -87,11 +87,12 @@ impl RateLimiter {
         self.interval
     }
 
-    pub fn take(&self, key: &str) -> Result<(), Limited> {
+    /// Takes the key's token: `Ok(reset_in)`, when the next token comes, or `Err` when none is left.
+    pub fn take(&self, key: &str) -> Result<Duration, Limited> {
         self.take_at(key, Instant::now())
     }
 
-    pub fn take_at(&self, key: &str, now: Instant) -> Result<(), Limited> {
+    pub fn take_at(&self, key: &str, now: Instant) -> Result<Duration, Limited> {
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() > 4096 {
             let ttl = self.interval * 2;
@@ -110,16 +111,25 @@ impl RateLimiter {
             b.tokens = 1;
         }
         b.last_seen = now;
+        let next = b.start + interval * (tick as u32 + 1);
+        let reset_in = next.saturating_duration_since(now);
         if b.tokens > 0 {
             b.tokens -= 1;
-            Ok(())
+            Ok(reset_in)
         } else {
-            let next = b.start + interval * (tick as u32 + 1);
-            Err(Limited {
-                reset_in: next.saturating_duration_since(now),
-            })
+            Err(Limited { reset_in })
         }
     }
+}
+
+/// Whether a commit status update event (`commit_status: update`, e.g. "Reconciliation finished")
+/// reaches a Provider of `provider_type` in `version`: Git providers always; generic ones except
+/// in notification-controller v1.8 (Flux 2.8), which dropped them for every non-Git provider
+/// (before v1.8 each chat notifier skipped them itself, generic forwarded; v1.9 forwards again).
+pub fn commit_status_update_reaches(provider_type: &str, version: model::FluxVersion) -> bool {
+    let generic = super::notifier::is_generic_type(provider_type);
+    super::notifier::is_commit_status_type(provider_type)
+        || (generic && (!version.at_least(2, 8) || version.at_least(2, 9)))
 }
 
 /// A Warning event notification-controller records on an Alert while matching.

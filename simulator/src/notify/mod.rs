@@ -30,7 +30,7 @@ pub use event::{
     core_event, core_event_for, event_v1, go_json, EventV1, ObjectReference, EVENT_GROUP_PREFIX,
 };
 pub use http::RetryWaits;
-pub use matching::{cleanup_metadata, combine_metadata, rate_limit_key, RateLimiter};
+pub use matching::{cleanup_metadata, combine_metadata, commit_status_update_reaches, rate_limit_key, RateLimiter};
 pub use notifier::{sign, Notifier, NotifierOptions, PlainRequest, KNOWN_TYPES};
 pub use records::{
     AlertEvent, Delivery, NotifyOptions, Outcome, Received, Stats, DEFAULT_RATE_LIMIT_INTERVAL,

@@ -21,6 +21,15 @@ pub struct NotifierOptions {
     pub channel: String,
     pub headers: BTreeMap<String, String>,
     pub commit_status: String,
+    /// notification-controller v1.4 (Flux 2.4) and later post Adaptive Cards to MS Teams
+    /// workflows; earlier ones post only the legacy MessageCard (internal/notifier/teams.go).
+    pub teams_adaptive_cards: bool,
+}
+
+/// Go's `Header.Set`: replaces every value of the (case-insensitive) name.
+fn set_header(headers: &mut Vec<(String, String)>, name: &str, value: &str) {
+    headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+    headers.push((name.to_string(), value.to_string()));
 }
 
 /// A constructed notifier; secrets inside never reach `Debug` or errors.
@@ -194,7 +203,7 @@ impl Notifier {
                     .unwrap_or_default();
                 Notifier::MsTeams {
                     url: o.url.clone(),
-                    legacy: host.ends_with(".webhook.office.com"),
+                    legacy: !o.teams_adaptive_cards || host.ends_with(".webhook.office.com"),
                 }
             }
             "googlechat" => {
@@ -295,10 +304,14 @@ impl Notifier {
                 hmac_key,
             } => {
                 let body = go_json(e);
-                headers.push(("Gotk-Component".into(), e.reporting_controller.clone()));
-                headers.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+                // forwarder.go sets each header with Go's Header.Set: a header from the Secret
+                // replaces the one of the same (case-insensitive) name.
+                set_header(&mut headers, "Gotk-Component", &e.reporting_controller);
+                for (k, v) in extra {
+                    set_header(&mut headers, k, v);
+                }
                 if let Some(key) = hmac_key {
-                    headers.push(("X-Signature".into(), format!("sha256={}", sign(&body, key))));
+                    set_header(&mut headers, "X-Signature", &format!("sha256={}", sign(&body, key)));
                 }
                 (url, body)
             }

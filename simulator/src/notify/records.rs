@@ -26,6 +26,9 @@ pub struct NotifyOptions {
     pub no_cross_namespace_refs: bool,
     /// Receives every Warning event as it is recorded (for writing to the API).
     pub event_sink: Option<mpsc::UnboundedSender<AlertEvent>>,
+    /// The Flux release whose notification-controller to behave as (where behaviour changed
+    /// between releases).
+    pub flux_version: model::FluxVersion,
 }
 
 impl Default for NotifyOptions {
@@ -38,6 +41,7 @@ impl Default for NotifyOptions {
                 max_retries: 4,
             },
             no_cross_namespace_refs: false,
+            flux_version: model::FluxVersion::newest(),
             event_sink: None,
         }
     }
@@ -120,6 +124,9 @@ pub struct Received {
     pub status: u16,
     /// For 429: when the key's token comes back.
     pub retry_after: Option<Duration>,
+    /// For every event that reached the rate limiter: when its key's next token comes (the
+    /// `X-RateLimit-*` headers).
+    pub rate_reset: Option<Duration>,
 }
 
 /// Counters since start.

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tokio::sync::oneshot;
@@ -75,18 +75,29 @@ pub async fn serve(
 async fn handle(State(nc): State<NotificationController>, body: Bytes) -> Response {
     let r = nc.receive(&body).await;
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = status.into_response();
-    if let Some(after) = r.retry_after {
-        // go-limiter's httplimit headers on a refused take (one token per interval).
+    // go-limiter's httplimit.Middleware: a refused take is answered by http.Error.
+    let mut resp = if status == StatusCode::TOO_MANY_REQUESTS {
+        let mut resp = (status, "Too Many Requests\n").into_response();
+        let h = resp.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+        h.insert("X-Content-Type-Options", HeaderValue::from_static("nosniff"));
+        resp
+    } else {
+        status.into_response()
+    };
+    if let Some(reset_in) = r.rate_reset {
+        // The middleware sets its headers on every request it takes a token for (one token
+        // per key per interval, so nothing remains after a take), and Retry-After on a refusal.
         let h = resp.headers_mut();
         h.insert("X-RateLimit-Limit", HeaderValue::from_static("1"));
         h.insert("X-RateLimit-Remaining", HeaderValue::from_static("0"));
-        let reset =
-            jiff::Timestamp::now() + jiff::SignedDuration::try_from(after).unwrap_or_default();
+        let reset = jiff::Timestamp::now() + jiff::SignedDuration::try_from(reset_in).unwrap_or_default();
         let text = reset.strftime("%a, %d %b %Y %H:%M:%S UTC").to_string();
         if let Ok(v) = HeaderValue::from_str(&text) {
             h.insert("X-RateLimit-Reset", v.clone());
-            h.insert("Retry-After", v);
+            if r.retry_after.is_some() {
+                h.insert("Retry-After", v);
+            }
         }
     }
     resp

@@ -12,9 +12,9 @@ use serde_json::{json, Value};
 use crate::controllers::{Observer, ReconcileObservation};
 use crate::notify::{self, EventSender};
 
-/// The `reportingInstance` of a controller, a plausible pod name.
+/// The `reportingInstance` of a controller: its pod's name, the one its metrics' `pod` label has.
 fn instance(controller: model::Controller) -> String {
-    format!("{}-7c7b47f5f-8bhrp", controller.name())
+    crate::telemetry::scrape::pod_name(controller)
 }
 
 fn core_events() -> ApiResource {
@@ -26,7 +26,7 @@ fn core_events() -> ApiResource {
 pub fn observer(client: Client, sender: Option<Arc<EventSender>>) -> Observer {
     Arc::new(move |obs: &ReconcileObservation| {
         for ev in &obs.outcome.events {
-            if let Some(sender) = &sender {
+            if let Some(sender) = sender.as_ref().filter(|_| ev.severity.is_posted()) {
                 let body = notify::event_v1(ev, &obs.live, &instance(obs.controller));
                 let sender = sender.clone();
                 tokio::spawn(async move {

@@ -246,6 +246,7 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Serving> {
         let source = Arc::new(notify_api::ApiSource::new(client.clone(), scenario.flux_version));
         let (sink, mut warnings) = tokio::sync::mpsc::unbounded_channel();
         let options = notify::NotifyOptions {
+            flux_version: scenario.flux_version,
             rate_limit_interval: opts.rate_limit_interval,
             event_sink: Some(sink),
             ..Default::default()

@@ -184,6 +184,7 @@ pub fn junit(reports: &[ScenarioReport]) -> String {
             file: r.file.clone(),
             elapsed: r.elapsed,
             cases,
+            properties: vec![("cluster".into(), r.cluster.clone()), ("run".into(), r.run_id.clone())],
         }
     });
     expectations::junit("kubectl flux-monitor drill --cluster", suites)
