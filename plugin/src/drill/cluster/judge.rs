@@ -103,7 +103,12 @@ impl Ctx<'_> {
             Some(i) => {
                 let f = &self.scenario.cluster.as_ref().expect("a cluster scenario").faults[i];
                 let target = self.plan.target_ref(&f.target);
-                let name = f.name.as_ref().map(|n| format!(" {n}")).unwrap_or_default();
+                let name = f
+                    .name
+                    .as_ref()
+                    .filter(|n| n.as_str() != f.fault.name())
+                    .map(|n| format!(" {n}"))
+                    .unwrap_or_default();
                 let what = format!("fault{name} {} on {target}", f.fault.name());
                 match self.applied.get(i).copied().flatten() {
                     Some(at) => Ok((at, what, Some(target))),
