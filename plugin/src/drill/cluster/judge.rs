@@ -199,8 +199,8 @@ fn object_hops(
     let state = ctx.observed.objects.get(subject)?;
     let status = match (&state.failed, state.suspended) {
         (Some((at, reason, message)), _) => {
-            let mut m: String = message.chars().take(120).collect();
-            if message.chars().count() > 120 {
+            let mut m: String = message.chars().take(60).collect();
+            if message.chars().count() > 60 {
                 m.push('…');
             }
             Some((*at, format!("{subject}: Ready=False {reason}: {m} (watch)")))
@@ -453,14 +453,36 @@ pub fn alert(ctx: &Ctx, a: &AlertExpectation) -> Option<Case> {
                 decided_all = false;
             }
         }
+        let mut reached_sink = false;
         for (recv, at) in ctx.observed.sink_receivers.get(labels).into_iter().flatten() {
             if recv == r {
+                reached_sink = true;
                 let mut h = hop(
                     format!("{r}'s webhook received it (the drill's sink)"),
                     ctx.since(t0, *at),
                 );
                 h.theory = Some(window);
                 hops.push(h);
+            }
+        }
+        // When the receiver posts to the drill's sink, its arrival there is the evidence (the
+        // counters also count other alerts' notifications).
+        let sink_serves = ctx
+            .observed
+            .sink_receivers
+            .values()
+            .flatten()
+            .any(|(recv, _)| recv == r);
+        if sink_serves && !reached_sink {
+            let waited = ctx.now.saturating_duration_since(in_am);
+            let limit = g + Duration::from_secs(5 * 60) + Duration::from_secs(15);
+            if ctx.last || waited > limit {
+                failures.push(format!(
+                    "{r}'s webhook (the drill's sink) got other alerts but not this one within {} of Alertmanager receiving it",
+                    fmt_d(waited)
+                ));
+            } else {
+                decided_all = false;
             }
         }
     }

@@ -234,6 +234,9 @@ async fn drive(
             made_alerts = false;
             start = Instant::now();
         }
+        // A consumer created before its source has an artifact fails on that first ("Source
+        // artifact not found"), not on its own fault: wait (bounded) for healthy canary sources.
+        wait_for_sources(env, plan, c, signals).await;
         canary::create(&env.cluster, c).await.map_err(DriveStop::Error)?;
         progress.event(&format!("created {}", c.cluster_ref));
         if matches!(c.kind.kind(), "Alert" | "Provider") {
@@ -483,6 +486,55 @@ async fn dispatch_failures(env: &Env, plan: &Plan, observed: &mut Observation, s
         }
         Err(e) => {
             observed.errors.insert("events", e);
+        }
+    }
+}
+
+/// How long a consumer waits for its canary source to be Ready before it is created anyway.
+const SOURCE_WAIT: Duration = Duration::from_secs(60);
+
+/// Waits until every canary this one reads from (sourceRef, chart source) that no fault breaks at
+/// creation is Ready, or [`SOURCE_WAIT`] passes.
+async fn wait_for_sources(env: &Env, plan: &Plan, c: &canary::Canary, signals: &watch::Receiver<u32>) {
+    let body = &c.body;
+    let own_ns = c.cluster_ref.namespace.clone();
+    let refs: Vec<model::ObjectRef> = ["/spec/sourceRef", "/spec/chart/spec/sourceRef"]
+        .iter()
+        .filter_map(|p| body.pointer(p))
+        .filter_map(|r| {
+            Some(model::ObjectRef::new(
+                r.get("kind")?.as_str()?,
+                r.get("namespace")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or(&own_ns),
+                r.get("name")?.as_str()?,
+            ))
+        })
+        .collect();
+    let deadline = Instant::now() + SOURCE_WAIT;
+    for r in refs {
+        let Some(source) = plan.canaries.iter().find(|s| s.cluster_ref == r) else {
+            continue;
+        };
+        let broken = source
+            .body
+            .pointer("/spec/url")
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|u| u.contains(canary::INVALID_DOMAIN))
+            || source.body.pointer("/spec/suspend") == Some(&serde_json::json!(true));
+        if broken {
+            continue;
+        }
+        let api: kube::Api<kube::api::DynamicObject> =
+            kube::Api::namespaced_with(env.cluster.client.clone(), &r.namespace, &source.kind.api_resource());
+        while Instant::now() < deadline && !interrupted(signals) {
+            if let Ok(Ok(o)) = tokio::time::timeout(Duration::from_secs(5), api.get(&r.name)).await {
+                let v = serde_json::to_value(&o).unwrap_or_default();
+                if model::FluxObject::new(&v).ready().is_some_and(|c| c.status == "True") {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 }
