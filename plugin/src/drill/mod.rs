@@ -6,7 +6,7 @@
 //! success, failure and Ctrl-C.
 
 mod amcfg;
-mod cluster;
+pub mod cluster;
 mod judge;
 mod observe;
 mod procs;

@@ -263,3 +263,53 @@ impl Validator<'_> {
 fn fault_names() -> String {
     CanaryFault::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::scenario::{load_str, CanaryFault, ClusterTarget};
+
+    const HEAD: &str = "apiVersion: flux-sim.flux-monitor.dev/v1alpha1\nkind: Scenario\nmetadata: {name: c}\nspec:\n  resources:\n    - {kind: GitRepository, name: src, spec: {url: https://example.com/x}}\n    - {kind: Kustomization, name: app, spec: {path: ./a, sourceRef: {kind: GitRepository, name: src}}}\n";
+
+    fn errors(tail: &str) -> String {
+        match load_str(&format!("{HEAD}{tail}"), Path::new("c.yaml")) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_cluster_section_loads_with_its_faults_and_expectations() {
+        let s = load_str(
+            &format!(
+                "{HEAD}  cluster:\n    faults:\n      - {{name: broken, target: Kustomization/app, fault: missing-path}}\n      - {{at: 1m, existing: Kustomization/flux-system/apps, fault: suspend}}\n  expectations:\n    alerts:\n      - {{alertname: FluxReconciliationFailure, labels: {{name: app}}, afterFault: broken}}\n"
+            ),
+            Path::new("c.yaml"),
+        )
+        .unwrap();
+        let c = s.cluster.unwrap();
+        assert_eq!(c.faults.len(), 2);
+        assert_eq!(c.faults[0].fault, CanaryFault::MissingPath);
+        assert!(matches!(c.faults[1].target, ClusterTarget::Existing(_)));
+        assert_eq!(c.faults[1].at.as_secs(), 60);
+        assert_eq!(s.expectations.alerts[0].after_fault, Some(0));
+        assert!(s.faults.is_empty());
+    }
+
+    #[test]
+    fn every_mistake_is_named_at_its_line() {
+        let e = errors("  cluster:\n    faults:\n      - {target: Kustomization/app, fault: build-failure}\n");
+        assert!(e.contains("c.yaml:10: unknown cluster fault \"build-failure\" (that is a simulator fault"), "{e}");
+        let e = errors("  cluster:\n    faults:\n      - {target: GitRepository/src, fault: missing-path}\n");
+        assert!(e.contains("missing-path does not apply to a GitRepository"), "{e}");
+        let e = errors("  cluster:\n    faults:\n      - {existing: Kustomization/flux-system/apps, fault: missing-path}\n");
+        assert!(e.contains("cannot be put on an object the drill did not create"), "{e}");
+        let e = errors("  cluster:\n    faults:\n      - {target: Kustomization/nope, fault: suspend}\n");
+        assert!(e.contains("target Kustomization/flux-system/nope is not a resource of this scenario"), "{e}");
+        let e = errors("  faults:\n    - {at: 1m, target: Kustomization/app, fault: build-failure}\n  cluster:\n    faults:\n      - {target: Kustomization/app, fault: suspend}\n");
+        assert!(e.contains("spec.faults cannot be used with spec.cluster"), "{e}");
+        let e = errors("  cluster:\n    faults: []\n");
+        assert!(e.contains("spec.cluster.faults is empty"), "{e}");
+    }
+}
