@@ -78,6 +78,8 @@ impl LintKubeArgs {
     }
 }
 
+// Parsed once per run: the size of the drill's flags does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Every Flux object of every served kind: verdict, since when, message and what blocks it.

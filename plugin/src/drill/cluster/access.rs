@@ -14,7 +14,8 @@ use crate::cluster::Cluster;
 /// Every request to Prometheus, Alertmanager or the Pushgateway gives up after this long.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// One HTTP service the drill reads.
+/// One HTTP service the drill reads (a handful per run: their size does not matter).
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
 pub enum Endpoint {
     Direct {

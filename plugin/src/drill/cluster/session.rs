@@ -301,7 +301,7 @@ async fn drive(
                 observed.read_counters(am).await;
             }
         }
-        if tick % 5 == 0 {
+        if tick.is_multiple_of(5) {
             dispatch_failures(env, plan, observed, start).await;
         }
         tick += 1;
