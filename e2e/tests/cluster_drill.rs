@@ -244,6 +244,24 @@ spec:
         receiver: flux-critical
 "#;
 
+/// Suspends the cluster's own flux-system Kustomization (an object the drill did not create).
+const TOUCH_EXISTING: &str = r#"apiVersion: flux-sim.flux-monitor.dev/v1alpha1
+kind: Scenario
+metadata: {name: touch-existing}
+spec:
+  duration: 5m
+  cluster:
+    faults:
+      - {name: paused, existing: Kustomization/flux-system/flux-system, fault: suspend}
+  expectations:
+    alerts:
+      - alertname: FluxResourceSuspended
+        labels: {kind: Kustomization, name: flux-system}
+        afterFault: paused
+        within: 2m
+        receiver: flux-warnings
+"#;
+
 /// The chain of hops, in the order they must happen.
 const CHAIN: [&str; 6] = [
     "(watch)",
@@ -268,7 +286,16 @@ fn cluster_drills_follow_each_alert_hop_by_hop_and_leave_nothing_behind() {
     let good = env
         .drill(
             &scenarios,
-            &["-o", "json", "--run-id", "good", "--pushgateway-url", &pushgateway],
+            &[
+                "-o",
+                "json",
+                "--run-id",
+                "good",
+                "--pushgateway-url",
+                &pushgateway,
+                "--rules",
+                env.dir.path().join("rules.yml").to_str().unwrap(),
+            ],
         )
         .spawn()
         .unwrap();
@@ -446,6 +473,34 @@ fn canaries_are_removed_after_sigint_and_by_cleanup_after_sigkill() {
     assert!(text(&out).contains("2 object(s) deleted"), "{}", text(&out));
     eprintln!("{}", text(&out));
     assert!(env.canaries().is_empty(), "left after --cleanup: {:?}", env.canaries());
+
+    // An existing object: refused without --touch-existing; suspended and restored with it,
+    // also by --cleanup after SIGKILL (from what the drill recorded on the object).
+    let touch = env.dir.path().join("touch.yaml");
+    std::fs::write(&touch, TOUCH_EXISTING).unwrap();
+    let suspended = || {
+        env.sim.kubectl_json(&["get", "kustomization", "flux-system", "-n", "flux-system"])["spec"]["suspend"].as_bool()
+            == Some(true)
+    };
+    let out = env.drill(&touch, &["--run-id", "refuse"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("pass --touch-existing"), "{}", text(&out));
+    let out = env.drill(&touch, &["--run-id", "touch", "--touch-existing"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("1 restored"), "{}", text(&out));
+    assert!(!suspended(), "flux-system stayed suspended");
+    let mut child = env.drill(&touch, &["--run-id", "tkill", "--touch-existing"]).spawn().unwrap();
+    assert!(eventually(Duration::from_secs(30), || suspended().then_some(())).is_some(), "never suspended");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = Command::new(bin("kubectl-flux_monitor"))
+        .args(["drill", "--cluster", "--cleanup", "--kubeconfig"])
+        .arg(&env.sim.kubeconfig)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("restored Kustomization/flux-system/flux-system"), "{}", text(&out));
+    assert!(!suspended(), "flux-system stayed suspended after --cleanup");
 
     // --timeout: judged, cleaned up, exit 1.
     let out = env

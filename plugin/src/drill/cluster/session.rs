@@ -144,7 +144,15 @@ pub async fn run(
     progress.clear();
     // Clean-up, whatever happened.
     progress.event(&format!("cleaning up run {} ({})", env.run, plan.selector()));
-    let namespaces = plan.namespaces();
+    // The canaries' namespaces, and those of the existing objects a fault touched.
+    let mut namespaces = plan.namespaces();
+    for f in &drill.faults {
+        if let ClusterTarget::Existing(o) = &f.target {
+            if !namespaces.contains(&o.namespace) {
+                namespaces.push(o.namespace.clone());
+            }
+        }
+    }
     let cleaned = canary::cleanup(
         &env.cluster,
         &env.discovered,
