@@ -228,6 +228,66 @@ pub fn encode(s: &str) -> String {
 mod tests {
     use super::*;
 
+    /// A Prometheus reached through the API server's service proxy: the request goes to the
+    /// proxy path of the Service, with the kubeconfig's credentials; the API server answers as
+    /// a wiremock stand-in here (a real one refuses to proxy to loopback endpoints).
+    #[tokio::test]
+    async fn the_service_proxy_path_and_credentials() {
+        use wiremock::matchers::{header, method, path};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let api = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path(
+                "/api/v1/namespaces/monitoring/services/https:prometheus-operated:9090/proxy/api/v1/status/buildinfo",
+            ))
+            .and(header("authorization", "Bearer kube-token"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_string(r#"{"status":"success","data":{"version":"2.42.0"}}"#),
+            )
+            .expect(1)
+            .mount(&api)
+            .await;
+        let mut config = kube::Config::new(api.uri().parse().unwrap());
+        config.auth_info.token = Some(secrecy::SecretString::from("kube-token".to_string()));
+        let client = kube::Client::try_from(config).unwrap();
+        let cluster = Cluster {
+            context: "test".into(),
+            server: api.uri(),
+            client: client.clone(),
+            watch_client: client,
+            default_namespace: "default".into(),
+            timeout: Some(Duration::from_secs(5)),
+        };
+        let service = crate::cli::parse_service_ref("monitoring/https:prometheus-operated:9090").unwrap();
+        let e = Endpoint::proxy(cluster, service);
+        let data = e.prometheus("/api/v1/status/buildinfo").await.unwrap();
+        assert_eq!(data["version"], "2.42.0");
+        assert!(
+            e.describe()
+                .contains("service monitoring/https:prometheus-operated:9090"),
+            "{}",
+            e.describe()
+        );
+    }
+
+    /// A hosted Prometheus by URL: its bearer token is sent and never shown in errors.
+    #[tokio::test]
+    async fn bearer_tokens_are_sent_and_never_shown() {
+        use wiremock::matchers::{header, method};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let prom = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(header("authorization", "Bearer s3cr3t"))
+            .respond_with(ResponseTemplate::new(500).set_body_string("boom"))
+            .mount(&prom)
+            .await;
+        let e = Endpoint::direct(http_client(None).unwrap(), &prom.uri(), Some("s3cr3t".into())).unwrap();
+        let err = e.get_json("/api/v1/alerts").await.unwrap_err();
+        assert!(err.contains("HTTP 500") && !err.contains("s3cr3t"), "{err}");
+    }
+
     #[test]
     fn urls_lose_credentials_and_queries_in_messages() {
         assert_eq!(

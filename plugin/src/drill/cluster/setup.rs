@@ -40,7 +40,8 @@ impl ResourceMetric {
 
     /// The query returning each watched object's series with its scrape time as the value.
     pub fn query<'a>(self, objects: impl Iterator<Item = &'a ObjectRef>) -> String {
-        let mut names: Vec<String> = objects.map(|o| regex::escape(&o.name)).collect();
+        // Object names are DNS names: `.` is their only regex character.
+        let mut names: Vec<String> = objects.map(|o| o.name.replace('.', "\\.")).collect();
         names.sort();
         names.dedup();
         format!(
