@@ -34,8 +34,9 @@ pub fn alerts(stale_after: Duration) -> Vec<PackAlert> {
             name: "FluxMonitorDrillFailing",
             group: GROUP_DRILLS,
             expr: "max by (scenario, cluster) (flux_monitor_drill_success) == 0",
-            // A failed drill is a fact, not a transient: the next one runs a week later.
-            for_: "0s",
+            // A failed drill is a fact, not a transient (the next one runs a week later): the
+            // shortest `for` that still lets one evaluation confirm it.
+            for_: "1m",
             severity: "critical",
             summary: "Alert-fire drill {{ $labels.scenario }} failed",
             description: "The last drill of scenario {{ $labels.scenario }} on {{ $labels.cluster }} failed: a Flux failure it caused did not reach its receiver hop by hop, or its canaries were not removed. Its JUnit report or `kubectl logs` of the last drill Job names the hop.",
@@ -45,7 +46,7 @@ pub fn alerts(stale_after: Duration) -> Vec<PackAlert> {
             name: "FluxMonitorDrillNotRunning",
             group: GROUP_DRILLS,
             expr,
-            for_: "0s",
+            for_: "1m",
             severity: "warning",
             summary: "Alert-fire drill {{ $labels.scenario }} stopped running",
             description,
