@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 pub const EXIT_CODES_HELP: &str = "\
 Exit status:
@@ -24,32 +24,62 @@ Exit status:
     propagate_version = true
 )]
 pub struct Cli {
-    #[command(flatten)]
-    pub kube: KubeArgs,
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// How to reach the cluster, as kubectl spells it.
+/// How to reach the cluster, as kubectl spells it. Only the commands that read a cluster take
+/// these flags (status, version, check, events; lint and drill --cluster a subset of them).
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Cluster options")]
 pub struct KubeArgs {
     /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
     /// The kubeconfig context to use; several, comma-separated or repeated, for one view over many clusters.
-    #[arg(long, global = true, value_delimiter = ',', value_name = "CONTEXT")]
+    #[arg(long, value_delimiter = ',', value_name = "CONTEXT")]
     pub context: Vec<String>,
     /// Query every context of the kubeconfig in parallel (adds a CLUSTER column).
-    #[arg(long, global = true, conflicts_with = "context")]
+    #[arg(long, conflicts_with = "context")]
     pub all_contexts: bool,
     /// If present, the namespace scope for this request.
-    #[arg(short = 'n', long, global = true, value_name = "NAMESPACE")]
+    #[arg(short = 'n', long, value_name = "NAMESPACE")]
     pub namespace: Option<String>,
     /// How long to wait for each API request before giving up (kubectl's format: 5s, 1m; 0 waits forever).
-    #[arg(long, global = true, default_value = "10s", value_parser = parse_request_timeout, value_name = "DURATION")]
+    #[arg(long, default_value = "10s", value_parser = parse_request_timeout, value_name = "DURATION")]
     pub request_timeout: RequestTimeout,
 }
 
+/// `lint`'s cluster flags: it reads Alerts, Providers and objects from one cluster when no
+/// manifests are given (every namespace, the first context named).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Cluster options (read only when no manifests are given)")]
+pub struct LintKubeArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to read Alerts, Providers and objects from.
+    #[arg(long, value_delimiter = ',', value_name = "CONTEXT")]
+    pub context: Vec<String>,
+    /// How long to wait for each API request before giving up (kubectl's format: 5s, 1m; 0 waits forever).
+    #[arg(long, default_value = "10s", value_parser = parse_request_timeout, value_name = "DURATION")]
+    pub request_timeout: RequestTimeout,
+}
+
+impl LintKubeArgs {
+    pub fn to_kube_args(&self) -> KubeArgs {
+        KubeArgs {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            all_contexts: false,
+            namespace: None,
+            request_timeout: self.request_timeout,
+        }
+    }
+}
+
+// Parsed once per run: the size of the drill's flags does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Every Flux object of every served kind: verdict, since when, message and what blocks it.
@@ -118,6 +148,8 @@ pub struct StatusArgs {
     /// How far back Warning events count against an Alert or Provider (which have no status).
     #[arg(long, default_value = "1h", value_parser = parse_notification_window, value_name = "DURATION")]
     pub notification_window: Duration,
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -128,6 +160,8 @@ pub struct VersionArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum)]
     pub output: Option<VersionFormat>,
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -191,6 +225,8 @@ pub struct CheckArgs {
     /// How far back Warning events count against an Alert or Provider (notification coverage).
     #[arg(long, default_value = "1h", value_parser = parse_notification_window, value_name = "DURATION")]
     pub notification_window: Duration,
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -239,6 +275,8 @@ pub struct LintArgs {
     /// the Flux Alerts that notify; exit 1 when some object is heard by no one.
     #[arg(long)]
     pub coverage: bool,
+    #[command(flatten)]
+    pub kube: LintKubeArgs,
 }
 
 fn parse_lint_flux_version(s: &str) -> Result<model::FluxVersion, String> {
@@ -311,6 +349,10 @@ pub struct RulesArgs {
     /// flux2-monitoring-example's config) or the Flux Operator (flux_resource_info).
     #[arg(long, value_enum, default_value = "kube-state-metrics")]
     pub metrics_source: crate::rules::MetricsSource,
+    /// FluxMonitorDrillNotRunning fires when no scheduled drill has pushed for this long (the
+    /// drills' schedule plus a margin; default: weekly plus a day).
+    #[arg(long, default_value = "192h", value_parser = parse_notification_window, value_name = "DURATION")]
+    pub drill_stale_after: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -375,15 +417,17 @@ pub enum DrillFormat {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(group(ArgGroup::new("mode").required(true).args(["local", "cluster", "print_cronjob"])))]
 pub struct DrillArgs {
     /// Drill locally: flux-sim in-process, Prometheus and Alertmanager spawned on 127.0.0.1.
-    #[arg(long, required = true)]
+    #[arg(long)]
     pub local: bool,
     /// A scenario file, or a directory searched recursively for Scenario documents.
-    #[arg(long, value_name = "FILE|DIR")]
-    pub scenarios: PathBuf,
+    #[arg(long, value_name = "FILE|DIR", required_unless_present = "cleanup")]
+    pub scenarios: Option<PathBuf>,
     /// Prometheus rule files or PrometheusRule objects (multi-document YAML); repeat for several.
-    #[arg(long, required = true, num_args = 1.., value_name = "FILE")]
+    /// With --cluster: the rules the cluster's Prometheus must have loaded (checked per alert).
+    #[arg(long, required_if_eq("local", "true"), num_args = 1.., value_name = "FILE")]
     pub rules: Vec<PathBuf>,
     /// Alertmanager configuration; its receivers are pointed at the drill's capture sink.
     #[arg(long, value_name = "FILE")]
@@ -417,6 +461,209 @@ pub struct DrillArgs {
     /// then the cache of `make upstream`).
     #[arg(long, env = "ALERTMANAGER", value_name = "PATH")]
     pub alertmanager: Option<PathBuf>,
+    #[command(flatten)]
+    pub cluster: ClusterDrillArgs,
+}
+
+/// `drill --cluster`, `--cleanup` and `--print-cronjob`.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Cluster drills (--cluster, --print-cronjob)")]
+pub struct ClusterDrillArgs {
+    /// Drill the cluster of the kubeconfig: create canary Flux objects, break them the way real
+    /// Flux notices, follow each alert through the cluster's own Prometheus, Alertmanager and
+    /// notification-controller, then delete the canaries (also on failure, timeout and Ctrl-C).
+    #[arg(long)]
+    pub cluster: bool,
+    /// With --cluster: run no drill; delete what earlier drills left (every object labelled
+    /// app.kubernetes.io/managed-by=flux-monitor, or only --run-id's) and restore what they touched.
+    #[arg(long, requires = "cluster")]
+    pub cleanup: bool,
+    /// Print the manifests of a scheduled drill (ServiceAccount, Role, RoleBinding, ConfigMap
+    /// with the scenarios, CronJob) for `kubectl apply -f -`.
+    #[arg(long)]
+    pub print_cronjob: bool,
+    /// Prometheus' base URL (e.g. https://prometheus.example.com).
+    #[arg(long, value_name = "URL", conflicts_with = "prometheus_service")]
+    pub prometheus_url: Option<String>,
+    /// Prometheus' Service, reached through the API server's service proxy (no port-forward).
+    #[arg(long, value_name = "NS/NAME:PORT", value_parser = parse_service_ref)]
+    pub prometheus_service: Option<ServiceRef>,
+    /// Alertmanager's base URL.
+    #[arg(long, value_name = "URL", conflicts_with = "alertmanager_service")]
+    pub alertmanager_url: Option<String>,
+    /// Alertmanager's Service, reached through the API server's service proxy.
+    #[arg(long, value_name = "NS/NAME:PORT", value_parser = parse_service_ref)]
+    pub alertmanager_service: Option<ServiceRef>,
+    /// Push each scenario's result to this Pushgateway (success, last run, last success, seconds per hop).
+    #[arg(long, value_name = "URL")]
+    pub pushgateway_url: Option<String>,
+    /// A file holding the bearer token sent to --prometheus-url (hosted Prometheus).
+    #[arg(long, value_name = "FILE")]
+    pub prometheus_token_file: Option<PathBuf>,
+    /// A file holding the bearer token sent to --alertmanager-url.
+    #[arg(long, value_name = "FILE")]
+    pub alertmanager_token_file: Option<PathBuf>,
+    /// PEM certificates to trust for the URLs given (besides the system's), e.g. a private CA.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Allow faults on objects the drill did not create (`existing:` in spec.cluster: suspend,
+    /// reconcile); they are restored afterwards.
+    #[arg(long)]
+    pub touch_existing: bool,
+    /// The run id labelling the canaries (default: random); with --cleanup, only this run's.
+    #[arg(long, value_name = "ID", value_parser = parse_run_id)]
+    pub run_id: Option<String>,
+    /// Where the drill's sink for canary Providers (and any receiver pointed at it) listens.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub sink_listen: std::net::SocketAddr,
+    /// The sink's address as notification-controller reaches it (default: the listen address
+    /// when the API server is on this machine, http://$POD_IP:PORT inside a pod).
+    #[arg(long, value_name = "URL")]
+    pub sink_address: Option<String>,
+    /// --print-cronjob: when the drill runs (cron syntax, the CronJob's timezone).
+    #[arg(long, value_name = "CRON", default_value = "17 6 * * 1", requires = "print_cronjob")]
+    pub schedule: String,
+    /// --print-cronjob: the image holding kubectl-flux_monitor (the Dockerfile builds it).
+    #[arg(long, value_name = "IMAGE", default_value = DEFAULT_DRILL_IMAGE, requires = "print_cronjob")]
+    pub image: String,
+    #[command(flatten)]
+    pub kube: DrillKubeArgs,
+}
+
+/// The image `--print-cronjob` names unless `--image` says otherwise.
+pub const DEFAULT_DRILL_IMAGE: &str = concat!("ghcr.io/flux-monitor/kubectl-flux_monitor:v", env!("CARGO_PKG_VERSION"));
+
+/// `drill --cluster`'s cluster flags: one context.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Cluster options (--cluster)")]
+pub struct DrillKubeArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config; in a pod, its ServiceAccount).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to drill.
+    #[arg(long, value_name = "CONTEXT")]
+    pub context: Option<String>,
+    /// The namespace of every canary (default: each resource's namespace in the scenario).
+    #[arg(short = 'n', long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// How long to wait for each API request before giving up (kubectl's format: 5s, 1m; 0 waits forever).
+    #[arg(long, default_value = "10s", value_parser = parse_request_timeout, value_name = "DURATION")]
+    pub request_timeout: RequestTimeout,
+}
+
+impl DrillKubeArgs {
+    pub fn to_kube_args(&self) -> KubeArgs {
+        KubeArgs {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.iter().cloned().collect(),
+            all_contexts: false,
+            namespace: self.namespace.clone(),
+            request_timeout: self.request_timeout,
+        }
+    }
+}
+
+/// A Service reached through the API server's proxy: namespace, `[scheme:]name` and port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRef {
+    pub namespace: String,
+    /// `http` or `https`, when given.
+    pub scheme: Option<String>,
+    pub name: String,
+    pub port: String,
+}
+
+impl ServiceRef {
+    /// The API path of the proxy, without a trailing slash.
+    pub fn proxy_path(&self) -> String {
+        let scheme = self.scheme.as_ref().map(|s| format!("{s}:")).unwrap_or_default();
+        format!(
+            "/api/v1/namespaces/{}/services/{scheme}{}:{}/proxy",
+            self.namespace, self.name, self.port
+        )
+    }
+
+    /// The Service's address inside the cluster (`http://NAME.NS.svc:PORT`).
+    pub fn in_cluster_url(&self) -> String {
+        let scheme = self.scheme.as_deref().unwrap_or("http");
+        format!("{scheme}://{}.{}.svc:{}", self.name, self.namespace, self.port)
+    }
+}
+
+impl std::fmt::Display for ServiceRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = self.scheme.as_ref().map(|s| format!("{s}:")).unwrap_or_default();
+        write!(f, "{}/{scheme}{}:{}", self.namespace, self.name, self.port)
+    }
+}
+
+/// `NS/NAME:PORT` or `NS/https:NAME:PORT` (the port a number or a port name).
+pub fn parse_service_ref(s: &str) -> Result<ServiceRef, String> {
+    let bad = || format!("{s:?} is not NAMESPACE/NAME:PORT (e.g. monitoring/prometheus-operated:9090)");
+    let (namespace, rest) = s.trim().split_once('/').ok_or_else(bad)?;
+    let parts: Vec<&str> = rest.split(':').collect();
+    let (scheme, name, port) = match parts.as_slice() {
+        [name, port] => (None, *name, *port),
+        [scheme @ ("http" | "https"), name, port] => (Some(scheme.to_string()), *name, *port),
+        _ => return Err(bad()),
+    };
+    let dns = |v: &str| !v.is_empty() && v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !dns(namespace) || !dns(name) || !(dns(port) || port.chars().all(|c| c.is_ascii_digit()) && !port.is_empty()) {
+        return Err(bad());
+    }
+    Ok(ServiceRef {
+        namespace: namespace.into(),
+        scheme,
+        name: name.into(),
+        port: port.into(),
+    })
+}
+
+/// A run id: 1 to 8 lowercase letters and digits (it becomes part of object names and labels).
+fn parse_run_id(s: &str) -> Result<String, String> {
+    if !s.is_empty() && s.len() <= 8 && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("{s:?}: a run id is 1 to 8 lowercase letters and digits"))
+    }
+}
+
+/// Flags of `drill` that only `--local` uses.
+const LOCAL_DRILL_ARGS: &[&str] = &["time_scale", "flux_manifests", "flux_version", "resource_metrics", "alertmanager_config", "prometheus", "alertmanager"];
+
+/// Parses the command line. `drill --local --help` does not list the cluster flags, and
+/// `drill --cluster --help` not the local ones, so each help says what that drill takes.
+pub fn parse() -> Cli {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let words: Vec<&str> = argv.iter().filter_map(|a| a.to_str()).collect();
+    let mut cmd = Cli::command();
+    if words.contains(&"drill") {
+        let local = words.contains(&"--local");
+        let clustered = words.contains(&"--cluster") || words.contains(&"--print-cronjob");
+        let hidden: Vec<String> = if local && !clustered {
+            let drill = cmd.find_subcommand("drill").expect("drill exists");
+            let mut c = clap::Command::new("x");
+            c = ClusterDrillArgs::augment_args(c);
+            let ids: Vec<String> = c.get_arguments().map(|a| a.get_id().to_string()).collect();
+            ids.into_iter()
+                .filter(|id| drill.get_arguments().any(|a| a.get_id() == id.as_str()))
+                .collect()
+        } else if clustered && !local {
+            LOCAL_DRILL_ARGS.iter().map(|s| s.to_string()).collect()
+        } else {
+            Vec::new()
+        };
+        cmd = cmd.mut_subcommand("drill", |mut d| {
+            for id in &hidden {
+                if d.get_arguments().any(|a| a.get_id() == id.as_str()) {
+                    d = d.mut_arg(id.as_str(), |a| a.hide(true));
+                }
+            }
+            d
+        });
+    }
+    let matches = cmd.get_matches_from(argv);
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 fn parse_drill_timeout(s: &str) -> Result<Duration, String> {
@@ -469,6 +716,8 @@ pub struct EventsArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "table")]
     pub output: EventsFormat,
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 /// A positive duration in Go's or kubectl's spelling (`90s`, `30m`, `1h30m`).
@@ -513,10 +762,10 @@ mod tests {
             "ks,hr",
         ])
         .unwrap();
-        assert_eq!(cli.kube.context, ["a", "b", "c"]);
         let Command::Status(s) = cli.command else {
             panic!()
         };
+        assert_eq!(s.kube.context, ["a", "b", "c"]);
         assert_eq!(s.kinds, ["ks", "hr"]);
     }
 }

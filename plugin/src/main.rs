@@ -20,12 +20,10 @@ mod watch;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
-use cli::{Cli, Command};
+use cli::Command;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = cli::parse();
     // One TLS provider for kube and reqwest: ring. Fails only if one is installed already.
     let _ = rustls::crypto::ring::default_provider().install_default();
     if let Command::Completion(args) = &cli.command {
@@ -50,13 +48,13 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match &cli.command {
-            Command::Status(args) => status::run(&cli.kube, args).await.map(|h| h.code()),
-            Command::Version(args) => version::run(&cli.kube, args).await,
+            Command::Status(args) => status::run(&args.kube, args).await.map(|h| h.code()),
+            Command::Version(args) => version::run(&args.kube, args).await,
             Command::Completion(_) | Command::Rules(_) | Command::Test(_) => Ok(0),
-            Command::Check(args) => check::run(&cli.kube, args).await,
-            Command::Lint(args) => lint::run(&cli.kube, args).await,
+            Command::Check(args) => check::run(&args.kube, args).await,
+            Command::Lint(args) => lint::run(&args.kube.to_kube_args(), args).await,
             Command::Drill(args) => Ok(drill::run(args).await),
-            Command::Events(args) => events::run(&cli.kube, args).await,
+            Command::Events(args) => events::run(&args.kube, args).await,
         }
     });
     // Watchers and pooled connections may still be running; do not wait for them.

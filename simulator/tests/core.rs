@@ -43,6 +43,7 @@ fn scenario(version: &str, resources: Vec<Resource>, faults: Vec<FaultSpec>) -> 
         faults,
         expectations: Expectations::default(),
         controllers: Vec::new(),
+        cluster: None,
     }
 }
 

@@ -6,6 +6,7 @@
 //! success, failure and Ctrl-C.
 
 mod amcfg;
+pub mod cluster;
 mod judge;
 mod observe;
 mod procs;
@@ -27,6 +28,9 @@ use crate::tools::{self, Program};
 use session::{Inputs, Stop};
 
 pub async fn run(args: &DrillArgs) -> u8 {
+    if args.cluster.cluster || args.cluster.print_cronjob {
+        return cluster::run(args).await;
+    }
     match run_inner(args).await {
         Ok(code) => code,
         Err(e) => {
@@ -39,9 +43,7 @@ pub async fn run(args: &DrillArgs) -> u8 {
 }
 
 fn load_inputs(args: &DrillArgs) -> Result<(Vec<simulator::scenario::Scenario>, Inputs), String> {
-    if !args.local {
-        return Err("only --local drills exist so far: pass --local".into());
-    }
+    let scenarios_path = args.scenarios.as_deref().ok_or("--scenarios is required")?;
     // Past the simulator's largest scale a scaled timer cannot be represented.
     let max = simulator::controllers::TIME_SCALE_RANGE.1;
     if !(args.time_scale.is_finite() && (1.0..=max).contains(&args.time_scale)) {
@@ -51,13 +53,14 @@ fn load_inputs(args: &DrillArgs) -> Result<(Vec<simulator::scenario::Scenario>, 
         ));
     }
     let mut scenarios =
-        simulator::scenario::load_dir_or_file(&args.scenarios).map_err(|e| e.to_string())?;
+        simulator::scenario::load_dir_or_file(scenarios_path).map_err(|e| e.to_string())?;
     if scenarios.is_empty() {
         return Err(format!(
             "{}: no Scenario documents found",
-            args.scenarios.display()
+            scenarios_path.display()
         ));
     }
+    cluster::refuse_cluster_scenarios(&scenarios, "drill --local")?;
     for s in &mut scenarios {
         s.retarget(args.flux_version, &args.resource_metrics);
     }

@@ -144,7 +144,7 @@ impl Observer {
         seen
     }
 
-    fn prometheus_alerts(&mut self, v: &Value, now: Instant, seen: &mut Vec<Seen>) {
+    pub(super) fn prometheus_alerts(&mut self, v: &Value, now: Instant, seen: &mut Vec<Seen>) {
         for a in v
             .pointer("/data/alerts")
             .and_then(Value::as_array)
@@ -175,7 +175,7 @@ impl Observer {
         }
     }
 
-    fn alertmanager_alerts(&mut self, v: &Value, now: Instant, seen: &mut Vec<Seen>) {
+    pub(super) fn alertmanager_alerts(&mut self, v: &Value, now: Instant, seen: &mut Vec<Seen>) {
         for a in v.as_array().into_iter().flatten() {
             let labels = labels_of(&a["labels"]);
             // Prometheus sends an alert's FiredAt as startsAt: the exact evaluation that fired it.
@@ -281,7 +281,7 @@ impl Observer {
     }
 }
 
-fn labels_of(v: &Value) -> Labels {
+pub(super) fn labels_of(v: &Value) -> Labels {
     v.as_object()
         .map(|m| {
             m.iter()

@@ -29,7 +29,12 @@ pub struct Sink {
 
 impl Sink {
     pub async fn start() -> std::io::Result<Sink> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// A sink on `addr` (a cluster drill's sink may need to be reachable from a pod network).
+    pub async fn start_on(addr: SocketAddr) -> std::io::Result<Sink> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let records = Records::default();
         let app = Router::new().fallback(record).with_state(records.clone());

@@ -24,6 +24,8 @@ pub(super) fn known_elsewhere(name: &str) -> bool {
         "gotk_event_",
         "gotk_receiver_",
         "controller_runtime_webhook_",
+        // What scheduled drills push (`drill --cluster --pushgateway-url`), read by `rules`' meta-alerts.
+        "flux_monitor_drill_",
     ]
     .iter()
     .any(|p| name.starts_with(p))

@@ -1,6 +1,7 @@
 //! `kubectl flux-monitor rules`: the recommended PrometheusRule for a Flux version, built only on
 //! metrics that version exposes (see [`pack`]); also as a plain Prometheus rule file.
 
+pub mod drills;
 pub mod pack;
 
 use std::fmt::Write as _;
@@ -95,9 +96,26 @@ fn quote(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }
 
+/// The pack's alerts for `version` and the drills' meta-alerts.
+fn with_drills(version: FluxVersion, source: MetricsSource, stale_after: std::time::Duration) -> Vec<&'static PackAlert> {
+    let mut alerts = alerts_for(version, source);
+    alerts.extend(drills::alerts(stale_after).into_iter().map(|a| &*Box::leak(Box::new(a))));
+    alerts
+}
+
 /// The pack for `version` as a PrometheusRule (monitoring.coreos.com/v1).
+#[cfg(test)]
 pub fn prometheus_rule(version: FluxVersion, source: MetricsSource, runbook_base: &str) -> String {
-    let alerts = alerts_for(version, source);
+    prometheus_rule_with(version, source, runbook_base, drills::DEFAULT_STALE_AFTER)
+}
+
+fn prometheus_rule_with(
+    version: FluxVersion,
+    source: MetricsSource,
+    runbook_base: &str,
+    stale_after: std::time::Duration,
+) -> String {
+    let alerts = with_drills(version, source, stale_after);
     let mut out = header(version, source);
     out.push_str(
         "apiVersion: monitoring.coreos.com/v1\n\
@@ -116,8 +134,18 @@ pub fn prometheus_rule(version: FluxVersion, source: MetricsSource, runbook_base
 }
 
 /// The pack for `version` as a plain Prometheus rule file (`rule_files:` of prometheus.yml).
+#[cfg(test)]
 pub fn rule_file(version: FluxVersion, source: MetricsSource, runbook_base: &str) -> String {
-    let alerts = alerts_for(version, source);
+    rule_file_with(version, source, runbook_base, drills::DEFAULT_STALE_AFTER)
+}
+
+fn rule_file_with(
+    version: FluxVersion,
+    source: MetricsSource,
+    runbook_base: &str,
+    stale_after: std::time::Duration,
+) -> String {
+    let alerts = with_drills(version, source, stale_after);
     let mut out = header(version, source);
     out.push_str("groups:\n");
     out.push_str(&groups_yaml(&alerts, runbook_base, 2));
@@ -138,7 +166,8 @@ fn header(version: FluxVersion, source: MetricsSource) -> String {
     format!(
         "# Flux alerts recommended by kubectl flux-monitor for Flux {version}.\n\
          # Needs {needs} and the controllers scraped as flux2-monitoring-example's PodMonitor does.\n\
-         # Proven by scenarios/library: kubectl flux-monitor test --scenarios scenarios/library --rules THIS_FILE{flags}\n"
+         # Proven by scenarios/library: kubectl flux-monitor test --scenarios scenarios/library --rules THIS_FILE{flags}\n\
+         # The flux-monitor-drills group watches scheduled drills (drill --cluster --pushgateway-url).\n"
     )
 }
 
@@ -148,8 +177,8 @@ pub fn run(args: &RulesArgs, out: &mut dyn std::io::Write) -> std::io::Result<u8
         .as_deref()
         .unwrap_or(DEFAULT_RUNBOOK_BASE);
     let text = match args.output {
-        RulesFormat::Yaml => prometheus_rule(args.flux_version, args.metrics_source, base),
-        RulesFormat::RuleFile => rule_file(args.flux_version, args.metrics_source, base),
+        RulesFormat::Yaml => prometheus_rule_with(args.flux_version, args.metrics_source, base, args.drill_stale_after),
+        RulesFormat::RuleFile => rule_file_with(args.flux_version, args.metrics_source, base, args.drill_stale_after),
     };
     out.write_all(text.as_bytes())?;
     Ok(0)

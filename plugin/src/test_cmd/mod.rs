@@ -44,6 +44,7 @@ pub fn run(args: &TestArgs) -> u8 {
 fn run_inner(args: &TestArgs) -> Result<u8, InputError> {
     let started = Instant::now();
     let mut scenarios = load_dir_or_file(&args.scenarios).map_err(|e| InputError(e.to_string()))?;
+    crate::drill::cluster::refuse_cluster_scenarios(&scenarios, "test").map_err(InputError)?;
     if scenarios.is_empty() {
         return Err(InputError(format!(
             "{}: no Scenario documents found",

@@ -82,6 +82,11 @@ pub struct SpecFile {
     #[serde(default)]
     #[schemars(with = "Option<BTreeMap<String, ControllerSettingsFile>>")]
     pub controllers: Option<Spanned<BTreeMap<String, ControllerSettingsFile>>>,
+    /// A drill on a live cluster (`kubectl flux-monitor drill --cluster`): the resources are
+    /// canaries the drill creates, and these faults break them the way real Flux notices.
+    #[serde(default)]
+    #[schemars(with = "Option<ClusterFile>")]
+    pub cluster: Option<Spanned<ClusterFile>>,
 }
 
 /// One Flux controller's reconcile limits.
@@ -100,6 +105,44 @@ pub struct ControllerSettingsFile {
     #[serde(default)]
     #[schemars(with = "Option<u32>")]
     pub kube_api_burst: Option<Spanned<u32>>,
+}
+
+/// `spec.cluster`: how a drill breaks its canaries (or, with `--touch-existing`, suspends an
+/// object it did not create) on a live cluster.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClusterFile {
+    /// The faults, each a change real Flux reacts to by itself.
+    #[serde(default)]
+    #[schemars(with = "Vec<ClusterFaultFile>")]
+    pub faults: Vec<Spanned<ClusterFaultFile>>,
+}
+
+/// One fault of a cluster drill.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClusterFaultFile {
+    /// An optional name that expectations can use in `afterFault`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub name: Option<Spanned<String>>,
+    /// Wall time after the canaries are created, a Go duration (default `0s`: they are created
+    /// broken).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub at: Option<Spanned<String>>,
+    /// A canary: `Kind/name` or `Kind/namespace/name` of a resource of this scenario.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub target: Option<Spanned<String>>,
+    /// An object the drill did not create (`Kind/namespace/name`): only `suspend` and
+    /// `reconcile`, only with `--touch-existing`, restored afterwards.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub existing: Option<Spanned<String>>,
+    /// `unreachable-source`, `missing-path`, `missing-chart-version`, `suspend` or `reconcile`.
+    #[schemars(with = "String")]
+    pub fault: Spanned<String>,
 }
 
 /// One Flux object.

@@ -33,6 +33,9 @@ pub struct Scenario {
     pub expectations: Expectations,
     /// The controllers whose reconcile limits the scenario sets (the others keep Flux's).
     pub controllers: Vec<(Controller, ControllerSettings)>,
+    /// `spec.cluster`: the scenario is a drill on a live cluster, its resources are canaries and
+    /// `afterFault` indexes these faults (`faults` is then empty).
+    pub cluster: Option<ClusterDrill>,
 }
 
 impl Scenario {
@@ -338,5 +341,119 @@ pub struct NotificationExpectation {
     pub count: Option<u32>,
     pub after_fault: Option<usize>,
     pub within: Duration,
+    pub line: usize,
+}
+
+/// A drill on a live cluster (`spec.cluster`). The scenario's resources are canaries: the drill
+/// creates them (named `<name>-<run id>`, labelled as its own), breaks them with these faults,
+/// follows the alerts hop by hop and deletes them again.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterDrill {
+    pub faults: Vec<ClusterFault>,
+    /// 1-based line of `cluster:` in the file.
+    pub line: usize,
+}
+
+/// A fault real Flux reacts to by itself; names are stable (scenario files rely on them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CanaryFault {
+    /// A source's URL (a Bucket's endpoint) under the reserved `.invalid` domain (RFC 6761):
+    /// the controller's DNS lookup fails.
+    UnreachableSource,
+    /// A Kustomization's `spec.path` that does not exist in its source.
+    MissingPath,
+    /// A HelmRelease's (or HelmChart's) chart version that does not exist.
+    MissingChartVersion,
+    /// `spec.suspend: true`.
+    Suspend,
+    /// `reconcile.fluxcd.io/requestedAt`: reconcile now (as `flux reconcile` does).
+    Reconcile,
+}
+
+impl CanaryFault {
+    pub const ALL: [CanaryFault; 5] = [
+        CanaryFault::UnreachableSource,
+        CanaryFault::MissingPath,
+        CanaryFault::MissingChartVersion,
+        CanaryFault::Suspend,
+        CanaryFault::Reconcile,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CanaryFault::UnreachableSource => "unreachable-source",
+            CanaryFault::MissingPath => "missing-path",
+            CanaryFault::MissingChartVersion => "missing-chart-version",
+            CanaryFault::Suspend => "suspend",
+            CanaryFault::Reconcile => "reconcile",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<CanaryFault> {
+        CanaryFault::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// The kinds the fault applies to.
+    pub fn applies_to(self) -> &'static [&'static str] {
+        match self {
+            CanaryFault::UnreachableSource => &["GitRepository", "HelmRepository", "OCIRepository", "Bucket"],
+            CanaryFault::MissingPath => &["Kustomization"],
+            CanaryFault::MissingChartVersion => &["HelmRelease", "HelmChart"],
+            CanaryFault::Suspend | CanaryFault::Reconcile => &CANARY_KINDS,
+        }
+    }
+
+    /// Whether the fault makes the object fail (Ready=False), as opposed to pausing it or only
+    /// asking for a reconcile.
+    pub fn fails(self) -> bool {
+        matches!(self, CanaryFault::UnreachableSource | CanaryFault::MissingPath | CanaryFault::MissingChartVersion)
+    }
+
+    /// Whether the fault may be put on an object the drill did not create (`--touch-existing`):
+    /// only what is undone exactly by restoring one field.
+    pub fn may_touch_existing(self) -> bool {
+        matches!(self, CanaryFault::Suspend | CanaryFault::Reconcile)
+    }
+}
+
+/// The kinds a cluster drill may create as canaries.
+pub const CANARY_KINDS: [&str; 9] = [
+    "GitRepository",
+    "HelmRepository",
+    "OCIRepository",
+    "Bucket",
+    "HelmChart",
+    "Kustomization",
+    "HelmRelease",
+    "Alert",
+    "Provider",
+];
+
+/// What a cluster fault acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterTarget {
+    /// A canary: a resource of the scenario (its name in the cluster gets the run id).
+    Canary(ObjectRef),
+    /// An object the drill did not create.
+    Existing(ObjectRef),
+}
+
+impl ClusterTarget {
+    pub fn object(&self) -> &ObjectRef {
+        match self {
+            ClusterTarget::Canary(o) | ClusterTarget::Existing(o) => o,
+        }
+    }
+}
+
+/// One fault of a cluster drill.
+#[derive(Debug, Clone)]
+pub struct ClusterFault {
+    pub name: Option<String>,
+    /// Wall time after the canaries are created (zero: they are created with the fault).
+    pub at: Duration,
+    pub target: ClusterTarget,
+    pub fault: CanaryFault,
+    /// 1-based line in the scenario file.
     pub line: usize,
 }

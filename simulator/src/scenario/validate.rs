@@ -285,8 +285,18 @@ impl Validator<'_> {
                 faults.push(f);
             }
         }
+        // A cluster drill's expectations refer to its cluster faults.
+        let (cluster, fault_count, fault_names) = match &spec.cluster {
+            Some(raw) => {
+                let resources: Vec<&Resource> = entries.iter().map(|e| &e.resource).collect();
+                let (drill, names) = self.cluster(raw, &spec.faults, &resources, &index, duration);
+                let count = raw.value.faults.len();
+                (Some(drill), count, names)
+            }
+            None => (None, spec.faults.len(), fault_names),
+        };
         let expectations = match &spec.expectations {
-            Some(e) => self.expectations(e, &index, spec.faults.len(), &fault_names, duration),
+            Some(e) => self.expectations(e, &index, fault_count, &fault_names, duration),
             None => Expectations::default(),
         };
 
@@ -313,6 +323,7 @@ impl Validator<'_> {
             faults,
             expectations,
             controllers,
+            cluster,
         }
     }
 
