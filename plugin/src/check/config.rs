@@ -285,8 +285,13 @@ impl Config {
 
 /// Reads a checks file; errors name FILE:LINE.
 pub fn load(path: &Path) -> Result<Config, String> {
-    let file = path.display().to_string();
-    let docs = yaml::load_file(path).map_err(|e| e.0)?;
+    let text = yaml::read_text(path).map_err(|e| e.0)?;
+    parse(&path.display().to_string(), &text)
+}
+
+/// Parses the text of a checks file that `file` names in messages; errors name FILE:LINE.
+pub fn parse(file: &str, text: &str) -> Result<Config, String> {
+    let docs = yaml::parse_documents(file, text).map_err(|e| e.0)?;
     let Some(doc) = docs.first() else {
         return Ok(Config::default());
     };

@@ -186,6 +186,12 @@ impl Gathered {
             }
         };
         let is_json = path.extension().is_some_and(|e| e == "json");
+        self.add_text(file, text, is_json, as_);
+    }
+
+    /// Reads the text of one file that `file` names in messages (JSON when `is_json`, else YAML,
+    /// Helm-templated or not) and files what it holds; what fails is recorded in `errors`.
+    pub fn add_text(&mut self, file: &str, text: String, is_json: bool, as_: As) {
         if is_json {
             match parse_json(file, &text, 1) {
                 Ok(node) => self.classify(file, node, as_, false),

@@ -136,8 +136,23 @@ pub fn load(paths: &[PathBuf]) -> Result<RuleSet, InputError> {
 }
 
 fn load_file(path: &Path, set: &mut RuleSet) -> Result<(), InputError> {
-    let shown = path.display().to_string();
-    let docs = yaml::load_file(path).map_err(|e| InputError(e.0))?;
+    let text = yaml::read_text(path).map_err(|e| InputError(e.0))?;
+    load_text(&path.display().to_string(), &text, set)
+}
+
+/// Reads the text of one rules file that `shown` names in messages, as [`load`] reads a file.
+pub fn load_str(shown: &str, text: &str) -> Result<RuleSet, InputError> {
+    let mut set = RuleSet {
+        needed: Some(BTreeSet::new()),
+        ..RuleSet::default()
+    };
+    load_text(shown, text, &mut set)?;
+    Ok(set)
+}
+
+fn load_text(shown: &str, text: &str, set: &mut RuleSet) -> Result<(), InputError> {
+    let shown = shown.to_string();
+    let docs = yaml::parse_documents(&shown, text).map_err(|e| InputError(e.0))?;
     let mut found = false;
     for doc in &docs {
         let Some(groups) = groups_of(doc) else {
