@@ -791,3 +791,46 @@ spec:
     }
     assert_eq!(err.lines().count(), expected.len(), "{err}");
 }
+
+// ---- parser limits in the user's words (found by fuzzing: fuzz/corpus/scenario) ---------------
+
+#[test]
+fn a_duplicate_key_is_named_without_the_parsers_options() {
+    let text = "apiVersion: flux-sim.flux-monitor.dev/v1alpha1\nkind: Scenario\nmetadata: {name: dup}\nspec:\n  duration: 1h\nspec:\n  duration: 2h\n";
+    let err = load_str(text, Path::new("dup.yaml")).unwrap_err().to_string();
+    assert!(
+        err.starts_with("dup.yaml:") && err.contains("\"spec\" appears twice in the same mapping"),
+        "{err}"
+    );
+    assert!(!err.contains("DuplicateKeyPolicy") && !err.contains("Options"), "{err}");
+}
+
+#[test]
+fn nesting_past_the_parsers_depth_limit_says_so_in_words() {
+    let text = format!(
+        "apiVersion: flux-sim.flux-monitor.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: deep}}\nspec:\n  resources:\n    - {{kind: GitRepository, name: a, spec: {{url: {}{}}}}}\n",
+        "[".repeat(100),
+        "]".repeat(100)
+    );
+    let err = load_str(&text, Path::new("deep.yaml")).unwrap_err().to_string();
+    assert!(err.starts_with("deep.yaml:6: ") && err.contains("nest deeper than 64 levels"), "{err}");
+    assert!(!err.contains("budget") && !err.contains("Depth {"), "{err}");
+}
+
+#[test]
+fn a_type_error_on_a_long_line_quotes_only_the_start_of_it() {
+    let text = format!(
+        "apiVersion: flux-sim.flux-monitor.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: long}}\nspec:\n  seed: [{}]\n",
+        "1,".repeat(20_000)
+    );
+    let err = load_str(&text, Path::new("long.yaml")).unwrap_err().to_string();
+    assert!(err.starts_with("long.yaml:5: ") && err.len() < 300, "{}", &err[..err.len().min(500)]);
+}
+
+#[test]
+fn a_flux_version_with_line_breaks_is_quoted_on_one_line() {
+    let text = "apiVersion: flux-sim.flux-monitor.dev/v1alpha1\nkind: Scenario\nmetadata: {name: v}\nspec:\n  fluxVersion: \"2.10-\\n\\nrc\"\n";
+    let err = load_str(text, Path::new("v.yaml")).unwrap_err().to_string();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("v.yaml:5: fluxVersion: \"2.10-\\n\\nrc\" is not a Flux release"), "{err}");
+}

@@ -189,7 +189,17 @@ impl Validator<'_> {
             Some(v) => match v.value.parse::<FluxVersion>() {
                 Ok(fv) => fv,
                 Err(e) => {
-                    self.error(line(v), format!("fluxVersion: {e}"));
+                    // The error quotes the value as written; a long one or one with line
+                    // breaks is quoted here instead, short and escaped.
+                    let plain = v.value.chars().count() <= 40 && !v.value.contains(char::is_control);
+                    let message = if plain {
+                        format!("fluxVersion: {e}")
+                    } else {
+                        let start: String = v.value.chars().take(40).collect();
+                        let cut = if v.value.chars().count() > 40 { "…" } else { "" };
+                        format!("fluxVersion: {start:?}{cut} is not a Flux release: write MAJOR.MINOR such as \"2.9\"")
+                    };
+                    self.error(line(v), message);
                     FluxVersion::newest()
                 }
             },
