@@ -190,11 +190,14 @@ fn load_text(shown: &str, text: &str, set: &mut RuleSet) -> Result<(), InputErro
 
 fn read_rule(file: &str, rule: &Node, set: &mut RuleSet) -> Result<(), InputError> {
     let alert = rule.get("alert").and_then(Node::scalar_text);
-    let who = alert.clone().map(|a| format!("alert {a}")).or_else(|| {
-        rule.get("record")
-            .and_then(Node::scalar_text)
-            .map(|r| format!("recording rule {r}"))
-    });
+    let who = alert
+        .as_deref()
+        .map(|a| format!("alert {}", yaml::shorten(a)))
+        .or_else(|| {
+            rule.get("record")
+                .and_then(Node::scalar_text)
+                .map(|r| format!("recording rule {}", yaml::shorten(&r)))
+        });
     let Some(who) = who else {
         return Err(InputError(format!(
             "{file}:{}: a rule needs `alert:` or `record:`",
@@ -207,7 +210,7 @@ fn read_rule(file: &str, rule: &Node, set: &mut RuleSet) -> Result<(), InputErro
     let expr = promql_parser::parser::parse(&text).map_err(|e| {
         InputError(format!(
             "{file}:{line}: {who}: PromQL does not parse: {}",
-            e.lines().next().unwrap_or("").trim()
+            yaml::shorten(e.lines().next().unwrap_or(""))
         ))
     })?;
     let names = metric_names(&expr);
@@ -356,6 +359,22 @@ mod tests {
         );
         let e = promql_parser::parser::parse("{job=\"x\"}").unwrap();
         assert!(metric_names(&e).is_err());
+    }
+}
+
+#[cfg(test)]
+mod message_tests {
+    use super::*;
+
+    #[test]
+    fn a_long_rule_name_and_expression_are_quoted_short() {
+        // Found by fuzzing (fuzz/corpus/test_rules/crash-long-alert-name): a rule whose name
+        // and expression ran to thousands of characters came back whole in the message.
+        let name = "FluxB".repeat(400);
+        let expr = format!("sum(rate({}[5m])", "x".repeat(2000));
+        let text = format!("groups:\n  - name: g\n    rules:\n      - alert: {name}\n        expr: {expr}\n");
+        let e = load_str("r.yaml", &text).unwrap_err().0;
+        assert!(e.starts_with("r.yaml:5: alert FluxB") && e.len() < 400, "{e}");
     }
 }
 
