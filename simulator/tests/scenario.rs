@@ -834,3 +834,17 @@ fn a_flux_version_with_line_breaks_is_quoted_on_one_line() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.starts_with("v.yaml:5: fluxVersion: \"2.10-\\n\\nrc\" is not a Flux release"), "{err}");
 }
+
+#[test]
+fn a_reference_with_line_breaks_or_of_great_length_stays_one_short_line() {
+    // Found by fuzzing (fuzz/corpus/scenario/crash-ref-with-line-breaks): a sourceRef name
+    // holding line breaks split its diagnostic over many lines.
+    for name in ["flux-\\n\\nsystem".to_string(), "x".repeat(5000)] {
+        let text = format!(
+            "apiVersion: flux-sim.flux-monitor.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: r}}\nspec:\n  resources:\n    - kind: Kustomization\n      name: apps\n      spec:\n        path: ./apps\n        sourceRef: {{kind: GitRepository, name: \"{name}\"}}\n"
+        );
+        let err = load_str(&text, Path::new("r.yaml")).unwrap_err().to_string();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("is not a resource of this scenario") && err.len() < 800, "{err}");
+    }
+}

@@ -97,6 +97,34 @@ fn unknown_kind_message(kind: &str) -> String {
     format!("unknown kind {kind:?}{hint}; Flux kinds are: {}", known.join(", "))
 }
 
+/// The longest message kept whole; messages quote the file's values, and a value may be long.
+const MAX_MESSAGE_CHARS: usize = 600;
+
+/// A message as one line of reasonable length, whatever values it quotes: control characters
+/// (a line break inside a quoted name) escaped, the middle of an overlong message cut.
+fn one_line(message: String) -> String {
+    let message = if message.contains(char::is_control) {
+        let mut escaped = String::with_capacity(message.len());
+        for c in message.chars() {
+            if c.is_control() {
+                escaped.extend(c.escape_default());
+            } else {
+                escaped.push(c);
+            }
+        }
+        escaped
+    } else {
+        message
+    };
+    let chars = message.chars().count();
+    if chars <= MAX_MESSAGE_CHARS {
+        return message;
+    }
+    let head: String = message.chars().take(MAX_MESSAGE_CHARS / 2).collect();
+    let tail: String = message.chars().skip(chars - MAX_MESSAGE_CHARS / 4).collect();
+    format!("{head} … {tail}")
+}
+
 /// The namespace a resource gets when the file gives none.
 pub const DEFAULT_NAMESPACE: &str = "flux-system";
 
@@ -134,7 +162,7 @@ impl Validator<'_> {
         self.diagnostics.push(Diagnostic {
             file: self.source.to_path_buf(),
             line: self.line_offset + line.max(1),
-            message: message.into(),
+            message: one_line(message.into()),
         });
     }
 
