@@ -848,3 +848,16 @@ fn a_reference_with_line_breaks_or_of_great_length_stays_one_short_line() {
         assert!(err.contains("is not a resource of this scenario") && err.len() < 800, "{err}");
     }
 }
+
+#[test]
+fn an_unknown_field_of_great_length_stays_one_short_line() {
+    // Found by fuzzing (fuzz/corpus/scenario/crash-long-unknown-field): the parser's "unknown
+    // field" message quoted a key of thousands of characters, line breaks and all.
+    let key = format!("url{}\n\n{}", "x".repeat(1500), "y".repeat(500));
+    let text = format!(
+        "apiVersion: flux-sim.flux-monitor.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: k}}\nspec: {{{key}: 1}}\n"
+    );
+    let err = load_str(&text, Path::new("k.yaml")).unwrap_err().to_string();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("k.yaml:4: unknown field `urlxxx") && err.len() < 800, "{err}");
+}

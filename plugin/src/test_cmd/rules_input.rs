@@ -190,13 +190,14 @@ fn load_text(shown: &str, text: &str, set: &mut RuleSet) -> Result<(), InputErro
 
 fn read_rule(file: &str, rule: &Node, set: &mut RuleSet) -> Result<(), InputError> {
     let alert = rule.get("alert").and_then(Node::scalar_text);
+    // Names quoted short, line breaks (a multi-line scalar) escaped: one line per problem.
     let who = alert
         .as_deref()
-        .map(|a| format!("alert {}", yaml::shorten(a)))
+        .map(|a| format!("alert {}", yaml::shorten(a).escape_debug()))
         .or_else(|| {
             rule.get("record")
                 .and_then(Node::scalar_text)
-                .map(|r| format!("recording rule {}", yaml::shorten(&r)))
+                .map(|r| format!("recording rule {}", yaml::shorten(&r).escape_debug()))
         });
     let Some(who) = who else {
         return Err(InputError(format!(
@@ -375,6 +376,10 @@ mod message_tests {
         let text = format!("groups:\n  - name: g\n    rules:\n      - alert: {name}\n        expr: {expr}\n");
         let e = load_str("r.yaml", &text).unwrap_err().0;
         assert!(e.starts_with("r.yaml:5: alert FluxB") && e.len() < 400, "{e}");
+        // fuzz/corpus/test_rules/crash-multi-line-alert-name: a name over two lines.
+        let text = "groups:\n  - name: g\n    rules:\n      - alert: FluxStuck\n\n          more\n";
+        let e = load_str("r.yaml", text).unwrap_err().0;
+        assert_eq!(e, "r.yaml:4: alert FluxStuck\\nmore: PromQL does not parse: no expression found in input");
     }
 }
 

@@ -255,7 +255,7 @@ fn load_document(doc: &Document<'_>, source: &Path) -> Result<Scenario, Scenario
             };
             message = format!("{message} in `{text}`");
         }
-        ScenarioErrors::single(source, doc.first_line - 1 + line, message)
+        ScenarioErrors::single(source, doc.first_line - 1 + line, validate::one_line(message))
     })?;
     validate::validate(file, source, doc.first_line - 1, doc.text)
 }

@@ -102,7 +102,7 @@ const MAX_MESSAGE_CHARS: usize = 600;
 
 /// A message as one line of reasonable length, whatever values it quotes: control characters
 /// (a line break inside a quoted name) escaped, the middle of an overlong message cut.
-fn one_line(message: String) -> String {
+pub(super) fn one_line(message: String) -> String {
     let message = if message.contains(char::is_control) {
         let mut escaped = String::with_capacity(message.len());
         for c in message.chars() {
