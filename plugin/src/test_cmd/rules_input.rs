@@ -99,7 +99,7 @@ fn selector_name(vs: &VectorSelector) -> Option<String> {
 }
 
 /// Metric names an expression selects; `Err(())` when a selector has no fixed name.
-pub fn metric_names(expr: &Expr) -> Result<BTreeSet<String>, ()> {
+pub(crate) fn metric_names(expr: &Expr) -> Result<BTreeSet<String>, ()> {
     let mut sel = Selectors::default();
     let _ = walk_expr(&mut sel, expr);
     sel.0.iter().map(|vs| selector_name(vs).ok_or(())).collect()
