@@ -49,6 +49,13 @@ bench: setup
 	$(CARGO) build --release --workspace --bins
 	bash scripts/bench.sh
 
+# Every parser under cargo-fuzz (libFuzzer) for FUZZ_SECONDS each (fuzz/run.sh); fails on a
+# panic, a hang or unbounded memory. Not part of `make test`.
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) CARGO=$(CARGO) bash fuzz/run.sh
+
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 

@@ -3,14 +3,30 @@
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid duration {input:?}: {why} (expected a Go duration such as 30s, 5m, 1h30m)")]
+#[error("invalid duration {}: {why} (expected a Go duration such as 30s, 5m, 1h30m)", quoted(.input))]
 pub struct DurationError {
     pub input: String,
     pub why: &'static str,
 }
 
+/// The longest piece of an invalid duration quoted back in its message.
+const QUOTE_CHARS: usize = 40;
+
+/// The input as a message quotes it: escaped, and cut short when it is long.
+fn quoted(input: &str) -> String {
+    match input.char_indices().nth(QUOTE_CHARS) {
+        Some((i, _)) => format!("{:?}…", &input[..i]),
+        None => format!("{input:?}"),
+    }
+}
+
+/// The longest duration Go (and so Flux) represents: 2562047h47m16.854775807s.
+const MAX_NANOS: u64 = i64::MAX as u64;
+
 /// Parses a Go duration: a sequence of decimal numbers each with a unit (ns, us, µs, ms, s, m, h).
-/// Negative durations are rejected: Flux intervals and timeouts are never negative.
+/// Negative durations are rejected: Flux intervals and timeouts are never negative. Read as Go's
+/// `time.ParseDuration` reads it, in whole nanoseconds, and refused past Go's largest duration
+/// (Flux's controllers would refuse it too).
 pub fn parse_go_duration(input: &str) -> Result<Duration, DurationError> {
     let err = |why| DurationError { input: input.to_string(), why };
     let s = input.trim();
@@ -23,8 +39,9 @@ pub fn parse_go_duration(input: &str) -> Result<Duration, DurationError> {
     if s.starts_with('-') {
         return Err(err("negative"));
     }
+    let too_large = || err("too large: Go durations stop at 2562047h47m16.854775807s");
     let s = s.strip_prefix('+').unwrap_or(s);
-    let mut total = 0f64;
+    let mut total: u64 = 0;
     let mut rest = s;
     while !rest.is_empty() {
         let num_end = rest
@@ -33,24 +50,57 @@ pub fn parse_go_duration(input: &str) -> Result<Duration, DurationError> {
         if num_end == 0 {
             return Err(err("expected a number"));
         }
-        let value: f64 = rest[..num_end].parse().map_err(|_| err("bad number"))?;
+        let (whole, fraction) = match rest[..num_end].split_once('.') {
+            Some((w, f)) => (w, f),
+            None => (&rest[..num_end], ""),
+        };
+        if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
+            return Err(err("bad number"));
+        }
         rest = &rest[num_end..];
         let unit_end = rest
             .find(|c: char| c.is_ascii_digit() || c == '.')
             .unwrap_or(rest.len());
-        let scale = match &rest[..unit_end] {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
+        let unit: u64 = match &rest[..unit_end] {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
             _ => return Err(err("unknown unit")),
         };
-        total += value * scale;
         rest = &rest[unit_end..];
+        let mut value = whole
+            .bytes()
+            .try_fold(0u64, |v, d| v.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+            .and_then(|v| v.checked_mul(unit))
+            .filter(|v| *v <= MAX_NANOS)
+            .ok_or_else(too_large)?;
+        if !fraction.is_empty() {
+            // As Go does: the digits that fit in 64 bits, scaled in floating point (at most
+            // 3.6e12 ns, so exact to the nanosecond).
+            let (mut f, mut scale) = (0u64, 1f64);
+            for d in fraction.bytes() {
+                match f.checked_mul(10).and_then(|x| x.checked_add(u64::from(d - b'0'))) {
+                    Some(x) if x < 1 << 53 => {
+                        f = x;
+                        scale *= 10.0;
+                    }
+                    _ => break,
+                }
+            }
+            value = value
+                .checked_add((f as f64 * (unit as f64 / scale)) as u64)
+                .filter(|v| *v <= MAX_NANOS)
+                .ok_or_else(too_large)?;
+        }
+        total = total
+            .checked_add(value)
+            .filter(|v| *v <= MAX_NANOS)
+            .ok_or_else(too_large)?;
     }
-    Ok(Duration::from_secs_f64(total))
+    Ok(Duration::from_nanos(total))
 }
 
 /// Formats a duration the way Go's `Duration.String()` does (`10m0s`, `1h0m0s`, `1.5s`, `250ms`).
@@ -124,6 +174,44 @@ mod tests {
         for bad in ["", "10", "5 m", "1d", "-1s", "m", "1.2.3s"] {
             assert!(parse_go_duration(bad).is_err(), "{bad:?} should be rejected");
         }
+    }
+
+    #[test]
+    fn reads_as_go_does_to_the_nanosecond() {
+        assert_eq!(parse_go_duration(".5s").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_go_duration("1.s").unwrap(), Duration::from_secs(1));
+        assert_eq!(parse_go_duration("1µs1ns").unwrap(), Duration::from_nanos(1001));
+        assert_eq!(
+            parse_go_duration("1h0m0.000000001s").unwrap(),
+            Duration::from_nanos(3_600_000_000_001)
+        );
+        assert_eq!(
+            parse_go_duration("2562047h47m16.854775807s").unwrap(),
+            Duration::from_nanos(i64::MAX as u64)
+        );
+        for bad in [".s", "1..5s", "."] {
+            assert!(parse_go_duration(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn durations_past_gos_largest_are_refused_not_a_panic() {
+        // Found by fuzzing (fuzz/corpus/go_duration/crash-huge-hours): a float conversion panicked.
+        for huge in [
+            "288888888888888888888888885647m16.854775807s",
+            "2562047h47m16.854775808s",
+            "9223372036854775807ns1ns",
+            "99999999999999999999h",
+        ] {
+            let e = parse_go_duration(huge).unwrap_err().to_string();
+            assert!(e.contains("too large"), "{huge}: {e}");
+        }
+    }
+
+    #[test]
+    fn long_inputs_are_quoted_short() {
+        let e = parse_go_duration(&"x".repeat(5000)).unwrap_err().to_string();
+        assert!(e.len() < 200, "{e}");
     }
 
     #[test]

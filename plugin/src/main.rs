@@ -1,26 +1,10 @@
 //! `kubectl-flux_monitor`, run by kubectl as `kubectl flux-monitor`: parse, run the command,
 //! map the outcome to the exit status (0 healthy, 1 problems, 2 could not tell).
 
-mod check;
-mod cli;
-mod cluster;
-mod completion;
-mod discovery;
-mod drill;
-mod error;
-mod events;
-mod lint;
-mod output;
-mod rules;
-mod status;
-mod test_cmd;
-mod tools;
-mod version;
-mod watch;
-
 use std::process::ExitCode;
 
-use cli::Command;
+use flux_monitor::cli::{self, Command};
+use flux_monitor::{check, completion, drill, events, lint, rules, status, test_cmd, version};
 
 fn main() -> ExitCode {
     let cli = cli::parse();

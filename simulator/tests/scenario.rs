@@ -1033,3 +1033,73 @@ fn logs_on_a_pipe_carry_no_colour() {
     assert!(!err.is_empty());
     assert!(!err.contains('\u{1b}'), "ANSI escapes on a pipe: {err:?}");
 }
+
+// ---- parser limits in the user's words (found by fuzzing: fuzz/corpus/scenario) ---------------
+
+#[test]
+fn a_duplicate_key_is_named_without_the_parsers_options() {
+    let text = "apiVersion: flux-sim.flux-monitor.dev/v1alpha1\nkind: Scenario\nmetadata: {name: dup}\nspec:\n  duration: 1h\nspec:\n  duration: 2h\n";
+    let err = load_str(text, Path::new("dup.yaml")).unwrap_err().to_string();
+    assert!(
+        err.starts_with("dup.yaml:") && err.contains("\"spec\" appears twice in the same mapping"),
+        "{err}"
+    );
+    assert!(!err.contains("DuplicateKeyPolicy") && !err.contains("Options"), "{err}");
+}
+
+#[test]
+fn nesting_past_the_parsers_depth_limit_says_so_in_words() {
+    let text = format!(
+        "apiVersion: flux-sim.flux-monitor.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: deep}}\nspec:\n  resources:\n    - {{kind: GitRepository, name: a, spec: {{url: {}{}}}}}\n",
+        "[".repeat(100),
+        "]".repeat(100)
+    );
+    let err = load_str(&text, Path::new("deep.yaml")).unwrap_err().to_string();
+    assert!(err.starts_with("deep.yaml:6: ") && err.contains("nest deeper than 64 levels"), "{err}");
+    assert!(!err.contains("budget") && !err.contains("Depth {"), "{err}");
+}
+
+#[test]
+fn a_type_error_on_a_long_line_quotes_only_the_start_of_it() {
+    let text = format!(
+        "apiVersion: flux-sim.flux-monitor.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: long}}\nspec:\n  seed: [{}]\n",
+        "1,".repeat(20_000)
+    );
+    let err = load_str(&text, Path::new("long.yaml")).unwrap_err().to_string();
+    assert!(err.starts_with("long.yaml:5: ") && err.len() < 300, "{}", &err[..err.len().min(500)]);
+}
+
+#[test]
+fn a_flux_version_with_line_breaks_is_quoted_on_one_line() {
+    let text = "apiVersion: flux-sim.flux-monitor.dev/v1alpha1\nkind: Scenario\nmetadata: {name: v}\nspec:\n  fluxVersion: \"2.10-\\n\\nrc\"\n";
+    let err = load_str(text, Path::new("v.yaml")).unwrap_err().to_string();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("v.yaml:5: fluxVersion: \"2.10-\\n\\nrc\" is not a Flux release"), "{err}");
+}
+
+#[test]
+fn a_reference_with_line_breaks_or_of_great_length_stays_one_short_line() {
+    // Found by fuzzing (fuzz/corpus/scenario/crash-ref-with-line-breaks): a sourceRef name
+    // holding line breaks split its diagnostic over many lines.
+    for name in ["flux-\\n\\nsystem".to_string(), "x".repeat(5000)] {
+        let text = format!(
+            "apiVersion: flux-sim.flux-monitor.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: r}}\nspec:\n  resources:\n    - kind: Kustomization\n      name: apps\n      spec:\n        path: ./apps\n        sourceRef: {{kind: GitRepository, name: \"{name}\"}}\n"
+        );
+        let err = load_str(&text, Path::new("r.yaml")).unwrap_err().to_string();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("is not a resource of this scenario") && err.len() < 800, "{err}");
+    }
+}
+
+#[test]
+fn an_unknown_field_of_great_length_stays_one_short_line() {
+    // Found by fuzzing (fuzz/corpus/scenario/crash-long-unknown-field): the parser's "unknown
+    // field" message quoted a key of thousands of characters, line breaks and all.
+    let key = format!("url{}\n\n{}", "x".repeat(1500), "y".repeat(500));
+    let text = format!(
+        "apiVersion: flux-sim.flux-monitor.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: k}}\nspec: {{{key}: 1}}\n"
+    );
+    let err = load_str(&text, Path::new("k.yaml")).unwrap_err().to_string();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("k.yaml:4: unknown field `urlxxx") && err.len() < 800, "{err}");
+}

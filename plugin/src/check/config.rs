@@ -205,7 +205,7 @@ pub fn parse_selector(s: &str) -> Result<Vec<Requirement>, String> {
             .trim()
             .strip_prefix('(')
             .and_then(|v| v.strip_suffix(')'))
-            .ok_or_else(|| format!("expected (values) in {s:?}"))?;
+            .ok_or_else(|| format!("expected (values) in {}", quote(s)))?;
         Ok(inner
             .split(',')
             .map(|x| x.trim().to_string())
@@ -236,7 +236,7 @@ pub fn parse_selector(s: &str) -> Result<Vec<Requirement>, String> {
             | Requirement::NotIn(k, _) => k,
         };
         if key.is_empty() || key.contains(char::is_whitespace) {
-            return Err(format!("invalid label selector {s:?}"));
+            return Err(format!("invalid label selector {}", quote(s)));
         }
         out.push(req);
     }
@@ -285,8 +285,13 @@ impl Config {
 
 /// Reads a checks file; errors name FILE:LINE.
 pub fn load(path: &Path) -> Result<Config, String> {
-    let file = path.display().to_string();
-    let docs = yaml::load_file(path).map_err(|e| e.0)?;
+    let text = yaml::read_text(path).map_err(|e| e.0)?;
+    parse(&path.display().to_string(), &text)
+}
+
+/// Parses the text of a checks file that `file` names in messages; errors name FILE:LINE.
+pub fn parse(file: &str, text: &str) -> Result<Config, String> {
+    let docs = yaml::parse_documents(file, text).map_err(|e| e.0)?;
     let Some(doc) = docs.first() else {
         return Ok(Config::default());
     };
@@ -322,6 +327,11 @@ pub fn load(path: &Path) -> Result<Config, String> {
 
 type ErrAt<'a> = dyn Fn(&Node, String) -> String + 'a;
 
+/// A value of the file quoted in a message: escaped, and cut short when long.
+fn quote(s: &str) -> String {
+    format!("{:?}", yaml::shorten(s))
+}
+
 fn only_keys(n: &Node, allowed: &[&str], err: &ErrAt) -> Result<(), String> {
     if !n.is_map() {
         return Err(err(n, "expected a mapping".into()));
@@ -332,7 +342,8 @@ fn only_keys(n: &Node, allowed: &[&str], err: &ErrAt) -> Result<(), String> {
             return Err(err(
                 k,
                 format!(
-                    "unknown field {key:?} (expected one of {})",
+                    "unknown field {} (expected one of {})",
+                    quote(&key),
                     allowed.join(", ")
                 ),
             ));
@@ -369,7 +380,7 @@ fn read_scope(n: &Node, err: &ErrAt) -> Result<Scope, String> {
                 value: yaml::Val::Null,
             };
             let info = model::kinds::lookup(&name)
-                .ok_or_else(|| err(&at, format!("unknown kind {name:?}")))?;
+                .ok_or_else(|| err(&at, format!("unknown kind {}", quote(&name))))?;
             kinds.push(info.kind);
         }
         scope.kinds = Some(kinds);
@@ -397,7 +408,8 @@ fn read_checks(n: &Node, err: &ErrAt) -> Result<BTreeMap<CheckId, Params>, Strin
             err(
                 k,
                 format!(
-                    "unknown check {name:?} (known: {})",
+                    "unknown check {} (known: {})",
+                    quote(&name),
                     CheckId::ALL.map(CheckId::id).join(", ")
                 ),
             )
@@ -461,5 +473,21 @@ mod tests {
         assert!(!scope.matches(&obj(json!({"team": "a", "tier": "web", "legacy": "1"}))));
         assert!(!scope.matches(&obj(json!({"team": "a", "tier": "cache"}))));
         assert!(parse_selector("a in b").is_err());
+    }
+
+    #[test]
+    fn long_values_are_quoted_short() {
+        // Found by fuzzing (fuzz/corpus/checks_file/crash-long-unknown-key): an unknown key of
+        // 1,000 characters came back whole in the message.
+        let long = "x".repeat(1000);
+        for text in [
+            format!("{long}: 1\n"),
+            format!("checks:\n  {long}: {{}}\n"),
+            format!("scope:\n  kinds: [{long}]\n"),
+            format!("scope:\n  selector: \"a in {long}\"\n"),
+        ] {
+            let e = parse("c.yaml", &text).unwrap_err();
+            assert!(e.starts_with("c.yaml:") && e.len() < 400, "{e}");
+        }
     }
 }

@@ -78,16 +78,61 @@ pub struct AmConfig {
 }
 
 pub fn load(path: &Path) -> Result<Value, String> {
-    let docs = yaml::load_file(path).map_err(|e| e.0)?;
-    docs.into_iter()
-        .find(yaml::Node::is_map)
-        .map(|d| d.to_json())
-        .ok_or_else(|| {
-            format!(
-                "{}:1: not an Alertmanager configuration (expected route: and receivers:)",
-                path.display()
-            )
-        })
+    let text = yaml::read_text(path).map_err(|e| e.0)?;
+    parse(&path.display().to_string(), &text)
+}
+
+/// Parses the text of an Alertmanager configuration that `file` names in messages.
+pub fn parse(file: &str, text: &str) -> Result<Value, String> {
+    let docs = yaml::parse_documents(file, text).map_err(|e| e.0)?;
+    let doc = docs.into_iter().find(yaml::Node::is_map).ok_or_else(|| {
+        format!("{file}:1: not an Alertmanager configuration (expected route: and receivers:)")
+    })?;
+    check_timers(file, &doc)?;
+    let receivers = doc.get("receivers").map(yaml::Node::seq).unwrap_or_default();
+    if let Some((i, r)) = receivers.iter().enumerate().find(|(_, r)| !r.is_map()) {
+        return Err(format!(
+            "{file}:{}: receivers[{i}]: expected a receiver (a mapping with name: and its integrations)",
+            r.line
+        ));
+    }
+    Ok(doc.to_json())
+}
+
+/// The timers the rewrite scales must be durations; checked here, where the lines are known
+/// (the rewrite works on JSON).
+fn check_timers(file: &str, doc: &yaml::Node) -> Result<(), String> {
+    let check = |n: &yaml::Node, what: &str| match n.as_str() {
+        Some(text) if super::promcfg::parse_prom_duration(text).is_err() => Err(format!(
+            "{file}:{}: {what}: {:?} is not a duration (Alertmanager takes durations such as 30s, 5m, 4h)",
+            n.line,
+            yaml::shorten(text)
+        )),
+        _ => Ok(()),
+    };
+    if let Some(n) = doc.at(&["global", "resolve_timeout"]) {
+        check(n, "global.resolve_timeout")?;
+    }
+    fn route(
+        node: &yaml::Node,
+        at: &str,
+        check: &dyn Fn(&yaml::Node, &str) -> Result<(), String>,
+    ) -> Result<(), String> {
+        for (key, _) in DEFAULT_TIMERS {
+            if let Some(n) = node.get(key) {
+                check(n, &format!("{at} {key}"))?;
+            }
+        }
+        let children = node.get("routes").map(yaml::Node::seq).unwrap_or_default();
+        for (i, child) in children.iter().enumerate() {
+            route(child, &format!("{at}.routes[{i}]"), check)?;
+        }
+        Ok(())
+    }
+    match doc.get("route") {
+        Some(r) => route(r, "route", &check),
+        None => Ok(()),
+    }
 }
 
 /// Rewrites `config` (read from `path`) for a drill whose sink listens at `sink` (`http://host:port`).
@@ -171,11 +216,12 @@ pub fn rewrite(config: &Value, path: &Path, scale: f64, sink: &str) -> Result<Am
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
+        // Sink paths name receivers by index: every entry keeps its place.
+        names.push(name.clone());
         let Some(obj) = r.as_object_mut() else {
             continue;
         };
         redirect_receiver(obj, i, &name, sink, &mut notes);
-        names.push(name);
     }
     notes.extend(s.floored);
     Ok(AmConfig {
@@ -332,5 +378,39 @@ mod tests {
         );
         assert_eq!(receiver_of("/receiver/1/capture"), Some((1, true)));
         assert!(!v.to_string().contains("slack.com"));
+    }
+
+    #[test]
+    fn a_timer_that_is_no_duration_is_named_at_its_line() {
+        // Found by fuzzing (fuzz/corpus/drill_alertmanager/crash-timer-not-a-duration): the
+        // rewrite's error named the file but no line.
+        let text = "route:\n  receiver: a\n  routes:\n    - receiver: b\n      group_wait: 5muor\nreceivers: [{name: a}, {name: b}]\n";
+        let e = parse("am.yaml", text).unwrap_err();
+        assert!(
+            e.starts_with("am.yaml:5: route.routes[0] group_wait: \"5muor\" is not a duration"),
+            "{e}"
+        );
+        let e = parse("am.yaml", "global: {resolve_timeout: x}\nroute: {receiver: a}\nreceivers: [{name: a}]\n").unwrap_err();
+        assert!(e.starts_with("am.yaml:1: global.resolve_timeout:"), "{e}");
+        let ok = parse("am.yaml", "route: {receiver: a, group_wait: 1m30s}\nreceivers: [{name: a}]\n").unwrap();
+        assert!(rewrite(&ok, Path::new("am.yaml"), 60.0, "http://127.0.0.1:9").is_ok());
+    }
+
+    #[test]
+    fn receivers_keep_their_index_and_a_receiver_that_is_no_mapping_is_refused() {
+        // Found by fuzzing (fuzz/corpus/drill_alertmanager/crash-receiver-not-a-mapping): a
+        // receiver that was not a mapping was left out of the names, so the sink credited
+        // every later receiver's deliveries to the one before it.
+        let text = "route: {receiver: a}\nreceivers:\n  - name: a\n  - [x]\n  - name: b\n";
+        let e = parse("am.yaml", text).unwrap_err();
+        assert!(e.starts_with("am.yaml:4: receivers[1]: expected a receiver"), "{e}");
+        let config = json!({"route": {"receiver": "a"}, "receivers": [{"name": "a"}, ["x"], {"name": "b"}]});
+        let out = rewrite(&config, Path::new("am.yaml"), 60.0, "http://127.0.0.1:9").unwrap();
+        assert_eq!(out.receivers, ["a", "", "b"]);
+        let v: Value = serde_json::from_str(&out.text).unwrap();
+        assert_eq!(
+            v["receivers"][2]["webhook_configs"][0]["url"],
+            "http://127.0.0.1:9/receiver/2/capture"
+        );
     }
 }

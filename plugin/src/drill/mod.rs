@@ -5,7 +5,7 @@
 //! expectation is reported hop by hop. Processes and temporary directories are removed on
 //! success, failure and Ctrl-C.
 
-mod amcfg;
+pub mod amcfg;
 pub mod cluster;
 mod judge;
 mod observe;

@@ -295,19 +295,27 @@ pub fn build(g: &Gathered, inputs: &Inputs) -> Report {
     }
 }
 
+/// Gives an object without `metadata.namespace` the namespace Flux would default it to. A
+/// `metadata` that is not a mapping (the API server would refuse the object) counts as empty.
+fn default_namespace(obj: &mut serde_json::Value, namespace: serde_json::Value) {
+    if !obj.is_object() || obj.pointer("/metadata/namespace").is_some() {
+        return;
+    }
+    if !obj["metadata"].is_object() {
+        obj["metadata"] = serde_json::json!({});
+    }
+    obj["metadata"]["namespace"] = namespace;
+}
+
 /// The Flux Alerts that pass this object's error events, and their Providers.
 fn notifiers(g: &Gathered, obj: serde_json::Value, kind: &str) -> Vec<Notifier> {
     let mut obj = obj;
-    if obj.pointer("/metadata/namespace").is_none() {
-        obj["metadata"]["namespace"] = "flux-system".into();
-    }
+    default_namespace(&mut obj, "flux-system".into());
     obj["kind"] = kind.into();
     let mut out = Vec::new();
     for a in g.flux.iter().filter(|d| d.kind() == "Alert") {
         let mut alert = a.node.to_json();
-        if alert.pointer("/metadata/namespace").is_none() {
-            alert["metadata"]["namespace"] = obj["metadata"]["namespace"].clone();
-        }
+        default_namespace(&mut alert, obj["metadata"]["namespace"].clone());
         if !model::notification::alert_matches(&alert, &obj, "error") {
             continue;
         }
@@ -425,4 +433,30 @@ pub fn render_text(r: &Report) -> String {
         r.flux_version
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lint::input::As;
+
+    #[test]
+    fn an_object_whose_metadata_is_no_mapping_is_judged_not_a_panic() {
+        // Found by fuzzing (fuzz/corpus/lint_files/crash-metadata-not-a-mapping): defaulting
+        // the namespace indexed into a `metadata` that was a string, and panicked.
+        let text = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: apps\nspec: {interval: 10m}\n---\napiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Alert\nmetadata: [on-call]\nspec: {providerRef: {name: slack}, eventSeverity: error, eventSources: [{kind: Kustomization, name: '*'}]}\n---\napiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Provider\nmetadata: {name: slack}\nspec: {type: slack}\n";
+        let mut g = Gathered::default();
+        g.add_text("objects.yaml", text.to_string(), false, As::Any);
+        assert_eq!(g.objects.len(), 1);
+        let version = model::FluxVersion::newest();
+        let inputs = Inputs {
+            version,
+            intervals: Vec::new(),
+            scrape: super::super::scrape::model(&[], version, &mut Vec::new()),
+            ksm: super::super::ksm::Families::read(&[]),
+        };
+        let report = build(&g, &inputs);
+        assert_eq!(report.objects.len(), 1);
+        assert_eq!(report.objects[0].namespace, "flux-system");
+    }
 }

@@ -186,6 +186,12 @@ impl Gathered {
             }
         };
         let is_json = path.extension().is_some_and(|e| e == "json");
+        self.add_text(file, text, is_json, as_);
+    }
+
+    /// Reads the text of one file that `file` names in messages (JSON when `is_json`, else YAML,
+    /// Helm-templated or not) and files what it holds; what fails is recorded in `errors`.
+    pub fn add_text(&mut self, file: &str, text: String, is_json: bool, as_: As) {
         if is_json {
             match parse_json(file, &text, 1) {
                 Ok(node) => self.classify(file, node, as_, false),
@@ -532,6 +538,24 @@ fn shift(n: &mut Node, by: u64) {
     }
 }
 
+/// Every node of a tree on one line.
+fn set_lines(n: &mut Node, line: u64) {
+    let mut stack = vec![n];
+    while let Some(n) = stack.pop() {
+        n.line = line;
+        match &mut n.value {
+            Val::Seq(items) => stack.extend(items.iter_mut()),
+            Val::Map(entries) => {
+                for (k, v) in entries.iter_mut() {
+                    stack.push(k);
+                    stack.push(v);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// A YAML or JSON text held inside another document, lines relative to where it starts.
 fn parse_embedded(file: &str, line: u64, text: &str) -> Result<Node, LoadError> {
     let mut n = yaml::parse_chunk(file, yaml::Chunk { line: 1, text })?;
@@ -539,10 +563,25 @@ fn parse_embedded(file: &str, line: u64, text: &str) -> Result<Node, LoadError> 
     Ok(n)
 }
 
-/// A JSON text as nodes with lines: JSON is YAML, so the YAML reader keeps the lines; JSON
-/// that YAML refuses (tabs for indentation) is read without them.
+/// A JSON text as nodes with lines: JSON is YAML, so the YAML reader keeps the lines (tabs
+/// that indent, which YAML refuses, read as spaces). JSON that YAML still refuses is read with
+/// every node on the text's first line.
 pub fn parse_json(file: &str, text: &str, first_line: u64) -> Result<Node, LoadError> {
-    match yaml::parse_chunk(file, yaml::Chunk { line: 1, text }) {
+    let spaced;
+    let text = if text.contains('\t') {
+        spaced = text
+            .split_inclusive('\n')
+            .map(|l| {
+                let body = l.trim_start_matches([' ', '\t']);
+                let indent = &l[..l.len() - body.len()];
+                format!("{}{body}", indent.replace('\t', " "))
+            })
+            .collect::<String>();
+        spaced.as_str()
+    } else {
+        text
+    };
+    match yaml::parse_json_chunk(file, yaml::Chunk { line: 1, text }) {
         Ok(mut n) => {
             shift(&mut n, first_line.saturating_sub(1));
             Ok(n)
@@ -550,7 +589,8 @@ pub fn parse_json(file: &str, text: &str, first_line: u64) -> Result<Node, LoadE
         Err(_) => serde_json::from_str::<serde_json::Value>(text)
             .map(|v| {
                 let mut n = Node::from_json(&v);
-                n.line = first_line;
+                // Line 0 would read as "from a cluster": every node at the text's start.
+                set_lines(&mut n, first_line);
                 n
             })
             .map_err(|e| {
@@ -624,4 +664,59 @@ fn ksm_resources(doc: &Node) -> Option<&Node> {
             .iter()
             .any(|res| res.get("groupVersionKind").is_some())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_with_a_repeated_key_or_tab_indentation_keeps_its_lines() {
+        // Found by fuzzing (fuzz/corpus/lint_files/crash-dashboard-repeated-key): a dashboard
+        // with a key twice in an object was read without lines, so its findings had none.
+        let repeated = "{\n  \"title\": \"Flux\",\n  \"panels\": [\n    {\n      \"title\": \"a\",\n      \"title\": \"b\",\n      \"targets\": [{\"expr\": \"gotk_reconcile_condition\"}]\n    }\n  ]\n}\n";
+        let n = parse_json("d.json", repeated, 1).unwrap();
+        let panel = &n.get("panels").unwrap().seq()[0];
+        assert_eq!(panel.get("title").unwrap().as_str(), Some("b"), "the last value counts");
+        assert_eq!(panel.get("title").unwrap().line, 6);
+        assert_eq!(panel.get("targets").unwrap().line, 7);
+        let tabs = repeated.replace("  ", "\t");
+        let n = parse_json("d.json", &tabs, 1).unwrap();
+        assert_eq!(n.get("panels").unwrap().seq()[0].get("targets").unwrap().line, 7);
+
+        let mut g = Gathered::default();
+        g.add_text("d.json", repeated.to_string(), true, As::Any);
+        assert_eq!(g.dashboards.len(), 1);
+        let version = model::FluxVersion::newest();
+        let inputs = super::super::Inputs {
+            version,
+            intervals: Vec::new(),
+            scrape: super::super::scrape::model(&[], version, &mut Vec::new()),
+            ksm: super::super::ksm::Families::read(&[]),
+        };
+        let findings = super::super::lint_all(&g, &inputs, &mut Vec::new());
+        assert!(!findings.is_empty(), "the removed metric is found");
+        assert!(findings.iter().all(|f| f.line == 7), "{findings:?}");
+    }
+
+    #[test]
+    fn json_only_serde_json_reads_still_has_a_line() {
+        // Nesting past the YAML reader's depth limit: serde_json reads it, without lines. The
+        // YAML reader recurses once per level; unoptimised, that needs more than a test
+        // thread's 2 MB of stack before the limit stops it.
+        let deep = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+        std::thread::Builder::new()
+            .stack_size(64 << 20)
+            .spawn(move || {
+                let n = parse_json("d.json", &deep, 3).unwrap();
+                let mut cur = &n;
+                while let Some(first) = cur.seq().first() {
+                    assert_eq!(first.line, 3);
+                    cur = first;
+                }
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
 }

@@ -341,8 +341,47 @@ pub fn shorten(s: &str) -> String {
 
 /// One document parsed, its node lines those of the whole file.
 pub fn parse_chunk(file: &str, chunk: Chunk<'_>) -> Result<Node, LoadError> {
+    parse_chunk_with(file, chunk, options_for(chunk.text.len()))
+}
+
+/// A JSON text parsed as YAML (so nodes keep their lines). JSON allows a key twice in an object
+/// and its readers (Grafana's among them) keep the last value; so does this.
+pub fn parse_json_chunk(file: &str, chunk: Chunk<'_>) -> Result<Node, LoadError> {
+    let mut options = options_for(chunk.text.len());
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::PassThrough;
+    let mut node = parse_chunk_with(file, chunk, options)?;
+    let mut stack = vec![&mut node];
+    while let Some(n) = stack.pop() {
+        match &mut n.value {
+            Val::Seq(items) => stack.extend(items.iter_mut()),
+            Val::Map(entries) => {
+                let mut seen = std::collections::HashSet::new();
+                let mut kept: Vec<(Node, Node)> = Vec::with_capacity(entries.len());
+                for (k, v) in std::mem::take(entries).into_iter().rev() {
+                    if k.scalar_text().is_none_or(|t| seen.insert(t)) {
+                        kept.push((k, v));
+                    }
+                }
+                kept.reverse();
+                *entries = kept;
+                for (k, v) in entries.iter_mut() {
+                    stack.push(k);
+                    stack.push(v);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(node)
+}
+
+fn parse_chunk_with(
+    file: &str,
+    chunk: Chunk<'_>,
+    options: serde_saphyr::Options,
+) -> Result<Node, LoadError> {
     let mut node: Node =
-        serde_saphyr::from_str_with_options(chunk.text, options_for(chunk.text.len())).map_err(
+        serde_saphyr::from_str_with_options(chunk.text, options).map_err(
             |e| {
                 let (line, message) = describe(&e);
                 let line = line.map_or(chunk.line, |l| chunk.line + l.saturating_sub(1));

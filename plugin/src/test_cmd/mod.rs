@@ -9,7 +9,7 @@ mod notifications;
 mod promtool;
 mod report;
 mod routes;
-mod rules_input;
+pub mod rules_input;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -99,7 +99,7 @@ fn selector_name(vs: &VectorSelector) -> Option<String> {
 }
 
 /// Metric names an expression selects; `Err(())` when a selector has no fixed name.
-pub fn metric_names(expr: &Expr) -> Result<BTreeSet<String>, ()> {
+pub(crate) fn metric_names(expr: &Expr) -> Result<BTreeSet<String>, ()> {
     let mut sel = Selectors::default();
     let _ = walk_expr(&mut sel, expr);
     sel.0.iter().map(|vs| selector_name(vs).ok_or(())).collect()
@@ -136,8 +136,23 @@ pub fn load(paths: &[PathBuf]) -> Result<RuleSet, InputError> {
 }
 
 fn load_file(path: &Path, set: &mut RuleSet) -> Result<(), InputError> {
-    let shown = path.display().to_string();
-    let docs = yaml::load_file(path).map_err(|e| InputError(e.0))?;
+    let text = yaml::read_text(path).map_err(|e| InputError(e.0))?;
+    load_text(&path.display().to_string(), &text, set)
+}
+
+/// Reads the text of one rules file that `shown` names in messages, as [`load`] reads a file.
+pub fn load_str(shown: &str, text: &str) -> Result<RuleSet, InputError> {
+    let mut set = RuleSet {
+        needed: Some(BTreeSet::new()),
+        ..RuleSet::default()
+    };
+    load_text(shown, text, &mut set)?;
+    Ok(set)
+}
+
+fn load_text(shown: &str, text: &str, set: &mut RuleSet) -> Result<(), InputError> {
+    let shown = shown.to_string();
+    let docs = yaml::parse_documents(&shown, text).map_err(|e| InputError(e.0))?;
     let mut found = false;
     for doc in &docs {
         let Some(groups) = groups_of(doc) else {
@@ -175,11 +190,15 @@ fn load_file(path: &Path, set: &mut RuleSet) -> Result<(), InputError> {
 
 fn read_rule(file: &str, rule: &Node, set: &mut RuleSet) -> Result<(), InputError> {
     let alert = rule.get("alert").and_then(Node::scalar_text);
-    let who = alert.clone().map(|a| format!("alert {a}")).or_else(|| {
-        rule.get("record")
-            .and_then(Node::scalar_text)
-            .map(|r| format!("recording rule {r}"))
-    });
+    // Names quoted short, line breaks (a multi-line scalar) escaped: one line per problem.
+    let who = alert
+        .as_deref()
+        .map(|a| format!("alert {}", yaml::shorten(a).escape_debug()))
+        .or_else(|| {
+            rule.get("record")
+                .and_then(Node::scalar_text)
+                .map(|r| format!("recording rule {}", yaml::shorten(&r).escape_debug()))
+        });
     let Some(who) = who else {
         return Err(InputError(format!(
             "{file}:{}: a rule needs `alert:` or `record:`",
@@ -192,7 +211,7 @@ fn read_rule(file: &str, rule: &Node, set: &mut RuleSet) -> Result<(), InputErro
     let expr = promql_parser::parser::parse(&text).map_err(|e| {
         InputError(format!(
             "{file}:{line}: {who}: PromQL does not parse: {}",
-            e.lines().next().unwrap_or("").trim()
+            yaml::shorten(e.lines().next().unwrap_or(""))
         ))
     })?;
     let names = metric_names(&expr);
@@ -341,6 +360,26 @@ mod tests {
         );
         let e = promql_parser::parser::parse("{job=\"x\"}").unwrap();
         assert!(metric_names(&e).is_err());
+    }
+}
+
+#[cfg(test)]
+mod message_tests {
+    use super::*;
+
+    #[test]
+    fn a_long_rule_name_and_expression_are_quoted_short() {
+        // Found by fuzzing (fuzz/corpus/test_rules/crash-long-alert-name): a rule whose name
+        // and expression ran to thousands of characters came back whole in the message.
+        let name = "FluxB".repeat(400);
+        let expr = format!("sum(rate({}[5m])", "x".repeat(2000));
+        let text = format!("groups:\n  - name: g\n    rules:\n      - alert: {name}\n        expr: {expr}\n");
+        let e = load_str("r.yaml", &text).unwrap_err().0;
+        assert!(e.starts_with("r.yaml:5: alert FluxB") && e.len() < 400, "{e}");
+        // fuzz/corpus/test_rules/crash-multi-line-alert-name: a name over two lines.
+        let text = "groups:\n  - name: g\n    rules:\n      - alert: FluxStuck\n\n          more\n";
+        let e = load_str("r.yaml", text).unwrap_err().0;
+        assert_eq!(e, "r.yaml:4: alert FluxStuck\\nmore: PromQL does not parse: no expression found in input");
     }
 }
 

@@ -238,6 +238,9 @@ fn parse_options() -> serde_saphyr::Options {
     serde_saphyr::options! { budget: Some(budget), with_snippet: false }
 }
 
+/// The longest piece of an input line quoted back in a message.
+const QUOTE_CHARS: usize = 80;
+
 fn load_document(doc: &Document<'_>, source: &Path) -> Result<Scenario, ScenarioErrors> {
     let file: ScenarioFile = serde_saphyr::from_str_with_options(doc.text, parse_options()).map_err(|e| {
         let line = e.location().map_or(1, |l| l.line() as usize).max(1);
@@ -245,15 +248,47 @@ fn load_document(doc: &Document<'_>, source: &Path) -> Result<Scenario, Scenario
         // Type errors do not name the field; quote the line so the reader sees which one.
         let quoted = doc.text.lines().nth(line - 1).map(str::trim).filter(|l| !l.is_empty());
         if let Some(text) = quoted.filter(|_| !message.contains('`')) {
+            // A short piece of the line is enough to find it; a generated line may be huge.
+            let text = match text.char_indices().nth(QUOTE_CHARS) {
+                Some((i, _)) => format!("{}…", &text[..i]),
+                None => text.to_string(),
+            };
             message = format!("{message} in `{text}`");
         }
-        ScenarioErrors::single(source, doc.first_line - 1 + line, message)
+        ScenarioErrors::single(source, doc.first_line - 1 + line, validate::one_line(message))
     })?;
     validate::validate(file, source, doc.first_line - 1, doc.text)
 }
 
-/// serde-saphyr's message without its trailing location (we print `FILE:LINE:` in front).
+/// serde-saphyr's message without its trailing location (we print `FILE:LINE:` in front), in
+/// the user's words where the parser's would name its own options or limits.
 fn syntax_message(e: &serde_saphyr::Error) -> String {
+    use serde_saphyr::budget::BudgetBreach;
+    use serde_saphyr::Error as E;
+    match e.without_snippet() {
+        E::DuplicateMappingKey { key, .. } => {
+            let key = match key.as_deref() {
+                Some(k) if k.chars().count() <= 40 => format!("{k:?}"),
+                _ => "a key".into(),
+            };
+            return format!("{key} appears twice in the same mapping: remove or rename one");
+        }
+        E::Budget { breach, .. } => {
+            return match breach {
+                BudgetBreach::Depth { .. } => {
+                    "mappings and sequences nest deeper than 64 levels: a scenario needs far fewer"
+                }
+                BudgetBreach::Aliases { .. }
+                | BudgetBreach::Anchors { .. }
+                | BudgetBreach::AliasAnchorRatio { .. } => {
+                    "too many YAML aliases or anchors: write the values out, or split the scenario"
+                }
+                _ => "the scenario is too large to read: split it into several files",
+            }
+            .into()
+        }
+        _ => {}
+    }
     let options = serde_saphyr::render_options! { snippets: serde_saphyr::SnippetMode::Off };
     let text = e.render_with_options(options);
     let text = text.trim();

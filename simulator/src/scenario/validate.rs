@@ -114,6 +114,34 @@ fn unknown_kind_message(kind: &str) -> String {
     format!("unknown kind {kind:?}{hint}; Flux kinds are: {}", known.join(", "))
 }
 
+/// The longest message kept whole; messages quote the file's values, and a value may be long.
+const MAX_MESSAGE_CHARS: usize = 600;
+
+/// A message as one line of reasonable length, whatever values it quotes: control characters
+/// (a line break inside a quoted name) escaped, the middle of an overlong message cut.
+pub(super) fn one_line(message: String) -> String {
+    let message = if message.contains(char::is_control) {
+        let mut escaped = String::with_capacity(message.len());
+        for c in message.chars() {
+            if c.is_control() {
+                escaped.extend(c.escape_default());
+            } else {
+                escaped.push(c);
+            }
+        }
+        escaped
+    } else {
+        message
+    };
+    let chars = message.chars().count();
+    if chars <= MAX_MESSAGE_CHARS {
+        return message;
+    }
+    let head: String = message.chars().take(MAX_MESSAGE_CHARS / 2).collect();
+    let tail: String = message.chars().skip(chars - MAX_MESSAGE_CHARS / 4).collect();
+    format!("{head} … {tail}")
+}
+
 /// The namespace a resource gets when the file gives none.
 pub const DEFAULT_NAMESPACE: &str = "flux-system";
 
@@ -151,7 +179,7 @@ impl Validator<'_> {
         self.diagnostics.push(Diagnostic {
             file: self.source.to_path_buf(),
             line: self.line_offset + line.max(1),
-            message: message.into(),
+            message: one_line(message.into()),
         });
     }
 
@@ -222,7 +250,17 @@ impl Validator<'_> {
             Some(v) => match v.value.parse::<FluxVersion>() {
                 Ok(fv) => fv,
                 Err(e) => {
-                    self.error(line(v), format!("fluxVersion: {e}"));
+                    // The error quotes the value as written; a long one or one with line
+                    // breaks is quoted here instead, short and escaped.
+                    let plain = v.value.chars().count() <= 40 && !v.value.contains(char::is_control);
+                    let message = if plain {
+                        format!("fluxVersion: {e}")
+                    } else {
+                        let start: String = v.value.chars().take(40).collect();
+                        let cut = if v.value.chars().count() > 40 { "…" } else { "" };
+                        format!("fluxVersion: {start:?}{cut} is not a Flux release: write MAJOR.MINOR such as \"2.9\"")
+                    };
+                    self.error(line(v), message);
                     FluxVersion::newest()
                 }
             },
