@@ -9,7 +9,7 @@ use std::process::Command;
 use common::{plugin, stderr, stdout};
 use serde_json::Value;
 
-const ALERTS: [&str; 8] = [
+const ALERTS: [&str; 10] = [
     "FluxReconciliationFailure",
     "FluxReconciliationSlow",
     "FluxResourceSuspended",
@@ -18,6 +18,9 @@ const ALERTS: [&str; 8] = [
     "FluxControllerDown",
     "FluxHighErrorRate",
     "FluxReconciliationStale",
+    // The scheduled drills' own meta-alerts (they see no series until a drill pushes).
+    "FluxMonitorDrillFailing",
+    "FluxMonitorDrillNotRunning",
 ];
 
 fn rules(args: &[&str]) -> String {
