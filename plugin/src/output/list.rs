@@ -41,10 +41,11 @@ pub fn item(row: &StatusRow) -> Value {
 }
 
 pub fn list(report: &Report) -> Value {
+    // In the order `json` writes them (and serde_json's sorted maps would).
     json!({
         "apiVersion": "v1",
-        "kind": "List",
         "items": report.rows.iter().map(item).collect::<Vec<_>>(),
+        "kind": "List",
         "metadata": {},
     })
 }

@@ -3,6 +3,7 @@
 //! core deciding every outcome. Honours spec.suspend, `reconcile.fluxcd.io/requestedAt`, objects
 //! created at run time, the scenario's fault timeline and faults asked for by annotation.
 
+mod cached;
 mod clock;
 mod limiter;
 mod timeline;
@@ -26,6 +27,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::core::{self, ActiveFault, World as _};
+use cached::Cached;
 use crate::scenario::{FaultTarget, Scenario};
 
 pub use clock::{Clock, TIME_SCALE_RANGE};
@@ -104,7 +106,7 @@ const SUBSCRIBER_BUFFER: usize = 1024;
 
 /// A key for an object in the controllers' own bookkeeping (trigger hashes, seen revisions):
 /// a hash of namespace and name, cheaper to hold for 100k objects than the names themselves.
-fn object_key(obj: &DynamicObject) -> u64 {
+fn object_key(obj: &Cached) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     (
         obj.metadata.namespace.as_deref(),
@@ -114,17 +116,10 @@ fn object_key(obj: &DynamicObject) -> u64 {
     h.finish()
 }
 
-/// The objects a controller caches: what reconciles read, without managedFields (the largest
-/// part of a fast-forwarded object, and no reconcile reads it), as controller-runtime caches
-/// are trimmed with a transform.
-fn trim(obj: &mut DynamicObject) {
-    obj.metadata.managed_fields = None;
-}
-
 /// A kind's changes as one subscriber sees them: the cached object, shared.
-type Shared = futures::stream::BoxStream<'static, Arc<DynamicObject>>;
+type Shared = futures::stream::BoxStream<'static, Arc<Cached>>;
 
-fn shared_stream(rx: mpsc::Receiver<Arc<DynamicObject>>) -> Shared {
+fn shared_stream(rx: mpsc::Receiver<Arc<Cached>>) -> Shared {
     futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|o| (o, rx)) }).boxed()
 }
 
@@ -132,14 +127,14 @@ fn shared_stream(rx: mpsc::Receiver<Arc<DynamicObject>>) -> Shared {
 /// list: all of them) to each subscriber, as the cache holds it. A subscriber that falls
 /// behind slows the watch rather than missing a change.
 async fn fan_out(
-    stream: impl futures::Stream<Item = Result<watcher::Event<DynamicObject>, watcher::Error>> + Send,
-    reader: reflector::Store<DynamicObject>,
+    stream: impl futures::Stream<Item = Result<watcher::Event<Cached>, watcher::Error>> + Send,
+    reader: reflector::Store<Cached>,
     ar: ApiResource,
-    subscribers: Vec<mpsc::Sender<Arc<DynamicObject>>>,
+    subscribers: Vec<mpsc::Sender<Arc<Cached>>>,
 ) {
     let mut stream = std::pin::pin!(stream);
     while let Some(event) = stream.next().await {
-        let objects: Vec<Arc<DynamicObject>> = match event {
+        let objects: Vec<Arc<Cached>> = match event {
             Ok(watcher::Event::Apply(obj)) => reader
                 .get(&reflector::ObjectRef::from_obj_with(&obj, ar.clone()))
                 .into_iter()
@@ -197,7 +192,7 @@ pub async fn start(client: Client, opts: Options) -> JoinSet<()> {
     let mut upstream_streams: HashMap<&'static str, Vec<(&'static str, Shared, ApiResource)>> =
         HashMap::new();
     for (kind, (ar, info)) in &api_resources {
-        let writer = reflector::store::Writer::<DynamicObject>::new(ar.clone());
+        let writer = reflector::store::Writer::<Cached>::new(ar.clone());
         let reader = writer.as_reader();
         let mut subscribers = Vec::new();
         if info.has_status {
@@ -214,10 +209,9 @@ pub async fn start(client: Client, opts: Options) -> JoinSet<()> {
                 ar.clone(),
             ));
         }
-        let api: Api<DynamicObject> = Api::all_with(client.clone(), ar);
+        let api: Api<Cached> = Api::all_with(client.clone(), ar);
         let stream = watcher(api, watcher::Config::default())
             .default_backoff()
-            .modify(trim)
             .reflect(writer);
         let (fan_reader, fan_ar) = (reader.clone(), ar.clone());
         tasks.spawn(fan_out(stream, fan_reader, fan_ar, subscribers));
@@ -276,12 +270,12 @@ pub async fn start(client: Client, opts: Options) -> JoinSet<()> {
             let seen: Mutex<HashMap<u64, u64>> = Mutex::new(HashMap::new());
             controller = controller.watches_shared_stream_with(
                 handle,
-                move |source: Arc<DynamicObject>| {
+                move |source: Arc<Cached>| {
                     // Where the kind keeps its revision, read from its status alone.
                     let slim = json!({
                         "apiVersion": source.types.as_ref().map(|t| t.api_version.as_str()).unwrap_or_default(),
                         "kind": up_kind,
-                        "status": source.data.get("status").cloned().unwrap_or_default(),
+                        "status": source.field("status").unwrap_or_default(),
                     });
                     // A source seen without an artifact is remembered as such (0), so that its
                     // first artifact wakes the consumers that wait for it.
@@ -328,7 +322,7 @@ pub async fn start(client: Client, opts: Options) -> JoinSet<()> {
 
 /// What makes Flux reconcile an object outside its interval: a new generation (spec change), a
 /// new `requestedAt` annotation; for the simulator also a new live fault annotation.
-fn reconcile_trigger(obj: &DynamicObject) -> Option<u64> {
+fn reconcile_trigger(obj: &Cached) -> Option<u64> {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     obj.metadata.uid.hash(&mut h);
     obj.metadata.generation.hash(&mut h);
@@ -344,7 +338,7 @@ fn reconcile_trigger(obj: &DynamicObject) -> Option<u64> {
     Some(h.finish())
 }
 
-fn error_policy(_obj: Arc<DynamicObject>, err: &Error, ctx: Arc<Ctx>) -> Action {
+fn error_policy(_obj: Arc<Cached>, err: &Error, ctx: Arc<Ctx>) -> Action {
     tracing::warn!(error = %err, "reconcile failed");
     requeue(
         ctx.clock
@@ -395,7 +389,7 @@ fn spread(seed: u64, object: &ObjectRef) -> f64 {
     (h.finish() % 10_000) as f64 / 10_000.0
 }
 
-async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+async fn reconcile(obj: Arc<Cached>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     let kind = obj
         .types
         .as_ref()
@@ -408,7 +402,7 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, Err
         return Ok(Action::await_change());
     };
     let object = ObjectRef::new(kind.clone(), ns.clone(), name.clone());
-    let json = serde_json::to_value(&*obj).unwrap_or_default();
+    let json = obj.to_value();
     let t = ctx.clock.scenario_now();
     let attempt = {
         let mut attempts = ctx.attempts.lock().expect("attempts lock");

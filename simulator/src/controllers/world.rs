@@ -3,14 +3,15 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use kube::api::{ApiResource, DynamicObject};
+use kube::api::ApiResource;
 use kube::runtime::reflector::{ObjectRef as StoreRef, Store};
 use model::ObjectRef;
 
+use super::cached::Cached;
 use crate::core::{self, Readiness, World};
 
 pub struct LiveWorld {
-    stores: HashMap<&'static str, (Store<DynamicObject>, ApiResource)>,
+    stores: HashMap<&'static str, (Store<Cached>, ApiResource)>,
     /// Per consumer kind: who references what (kept as objects arrive, so finding the
     /// consumers of a changed source is a lookup, not a scan of every object).
     index: Mutex<HashMap<&'static str, References>>,
@@ -26,7 +27,7 @@ struct References {
 }
 
 impl LiveWorld {
-    pub fn new(stores: HashMap<&'static str, (Store<DynamicObject>, ApiResource)>) -> Self {
+    pub fn new(stores: HashMap<&'static str, (Store<Cached>, ApiResource)>) -> Self {
         Self {
             stores,
             index: Mutex::new(HashMap::new()),
@@ -34,7 +35,7 @@ impl LiveWorld {
     }
 
     /// Records what an object of `kind` references (called for every version seen).
-    pub fn record_references(&self, kind: &'static str, obj: &DynamicObject) {
+    pub fn record_references(&self, kind: &'static str, obj: &Cached) {
         let (Some(ns), Some(name)) = (obj.metadata.namespace.clone(), obj.metadata.name.clone())
         else {
             return;
@@ -44,7 +45,7 @@ impl LiveWorld {
             "apiVersion": obj.types.as_ref().map(|t| t.api_version.as_str()).unwrap_or_default(),
             "kind": kind,
             "metadata": {"namespace": ns, "name": name},
-            "spec": obj.data.get("spec").cloned().unwrap_or_default(),
+            "spec": obj.field("spec").unwrap_or_default(),
         });
         let targets: Vec<ObjectRef> = model::FluxObject::new(&slim)
             .references()
@@ -102,7 +103,7 @@ impl LiveWorld {
         let _ = tokio::time::timeout(limit, all).await;
     }
 
-    fn get(&self, r: &ObjectRef) -> Option<Arc<DynamicObject>> {
+    fn get(&self, r: &ObjectRef) -> Option<Arc<Cached>> {
         let (store, ar) = self.stores.get(r.kind.as_str())?;
         store.get(&StoreRef::new_with(&r.name, ar.clone()).within(&r.namespace))
     }
@@ -111,15 +112,15 @@ impl LiveWorld {
 impl World for LiveWorld {
     fn readiness(&self, r: &ObjectRef) -> Option<Readiness> {
         let obj = self.get(r)?;
-        Some(core::readiness_of(&serde_json::to_value(&*obj).ok()?))
+        Some(core::readiness_of(&obj.to_value()))
     }
 
     fn artifact_revision(&self, r: &ObjectRef) -> Option<String> {
         let obj = self.get(r)?;
-        core::artifact_revision_of(&serde_json::to_value(&*obj).ok()?)
+        core::artifact_revision_of(&obj.to_value())
     }
 
     fn object(&self, r: &ObjectRef) -> Option<serde_json::Value> {
-        serde_json::to_value(&*self.get(r)?).ok()
+        Some(self.get(r)?.to_value())
     }
 }
