@@ -8,4 +8,5 @@ pub mod scenario;
 pub mod controllers;
 pub mod seed;
 pub mod serve;
+pub mod signals;
 pub mod telemetry;

@@ -163,52 +163,15 @@ type SignalSlot = std::sync::Arc<std::sync::Mutex<Option<PathBuf>>>;
 fn remove_on_signal() -> std::io::Result<SignalSlot> {
     let slot = SignalSlot::default();
     let dir = slot.clone();
-    use tokio::signal::unix::{signal, SignalKind};
-    // Registered on the thread's own runtime, before this returns: no signal goes unseen.
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
-    std::thread::Builder::new()
-        .name("test-signals".into())
-        .spawn(move || {
-            let registered = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .and_then(|runtime| {
-                    let signals = runtime.block_on(async {
-                        Ok::<_, std::io::Error>((
-                            signal(SignalKind::interrupt())?,
-                            signal(SignalKind::terminate())?,
-                            signal(SignalKind::hangup())?,
-                        ))
-                    })?;
-                    Ok((runtime, signals))
-                });
-            let (runtime, (mut int, mut term, mut hup)) = match registered {
-                Ok(r) => {
-                    let _ = ready_tx.send(Ok(()));
-                    r
-                }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                    return;
-                }
-            };
-            runtime.block_on(async move {
-                let name = tokio::select! {
-                    _ = int.recv() => "SIGINT",
-                    _ = term.recv() => "SIGTERM",
-                    _ = hup.recv() => "SIGHUP",
-                };
-                let dir = dir.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                if let Some(dir) = dir.as_ref() {
-                    let _ = std::fs::remove_dir_all(dir);
-                }
-                eprintln!("{name}: stopped; temporary files removed");
-                std::process::exit(130);
-            })
-        })?;
-    ready_rx
-        .recv()
-        .map_err(|_| std::io::Error::other("the signal thread ended"))??;
+    simulator::signals::spawn("test-signals", move |mut signals| async move {
+        let name = signals.next().await;
+        let dir = dir.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(dir) = dir.as_ref() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        eprintln!("{name}: stopped; temporary files removed");
+        std::process::exit(130);
+    })?;
     Ok(slot)
 }
 

@@ -470,59 +470,20 @@ pub async fn serve(mut opts: ServeOptions) -> anyhow::Result<()> {
 fn stop_signals(
     leftovers: Vec<PathBuf>,
 ) -> std::io::Result<tokio::sync::watch::Receiver<Option<&'static str>>> {
-    use tokio::signal::unix::{signal, SignalKind};
     let (tx, rx) = tokio::sync::watch::channel(None);
-    // Registered on the thread's own runtime, before this returns: no signal goes unseen.
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
-    std::thread::Builder::new()
-        .name("flux-sim-signals".into())
-        .spawn(move || {
-            let registered = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .and_then(|runtime| {
-                    let signals = runtime.block_on(async {
-                        Ok::<_, std::io::Error>((
-                            signal(SignalKind::interrupt())?,
-                            signal(SignalKind::terminate())?,
-                            signal(SignalKind::hangup())?,
-                        ))
-                    })?;
-                    Ok((runtime, signals))
-                });
-            let (runtime, (mut int, mut term, mut hup)) = match registered {
-                Ok(r) => {
-                    let _ = ready_tx.send(Ok(()));
-                    r
-                }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                    return;
-                }
-            };
-            runtime.block_on(async move {
-            let name = tokio::select! {
-                _ = int.recv() => "SIGINT",
-                _ = term.recv() => "SIGTERM",
-                _ = hup.recv() => "SIGHUP",
-            };
-            let _ = tx.send(Some(name));
-            tokio::select! {
-                () = tokio::time::sleep(STOP_GRACE) => {
-                    eprintln!("flux-sim: not stopped within {STOP_GRACE:?} of {name}: leaving now");
-                }
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-                _ = hup.recv() => {}
+    crate::signals::spawn("flux-sim-signals", move |mut signals| async move {
+        let name = signals.next().await;
+        let _ = tx.send(Some(name));
+        tokio::select! {
+            () = tokio::time::sleep(STOP_GRACE) => {
+                eprintln!("flux-sim: not stopped within {STOP_GRACE:?} of {name}: leaving now");
             }
-            for path in &leftovers {
-                let _ = std::fs::remove_dir_all(path).or_else(|_| std::fs::remove_file(path));
-            }
-            std::process::exit(130);
-        });
-        })?;
-    ready_rx
-        .recv()
-        .map_err(|_| std::io::Error::other("the signal thread ended"))??;
+            _ = signals.next() => {}
+        }
+        for path in &leftovers {
+            let _ = std::fs::remove_dir_all(path).or_else(|_| std::fs::remove_file(path));
+        }
+        std::process::exit(130);
+    })?;
     Ok(rx)
 }
