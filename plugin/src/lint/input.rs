@@ -466,7 +466,7 @@ impl Gathered {
                         })
                         .map(|r| {
                             r.map(|mut n| {
-                                shift(&mut n, v.line.saturating_sub(1));
+                                n.shift(v.line.saturating_sub(1));
                                 n
                             })
                         })
@@ -519,47 +519,10 @@ impl Gathered {
     }
 }
 
-fn shift(n: &mut Node, by: u64) {
-    let mut stack = vec![n];
-    while let Some(n) = stack.pop() {
-        if n.line > 0 {
-            n.line += by;
-        }
-        match &mut n.value {
-            Val::Seq(items) => stack.extend(items.iter_mut()),
-            Val::Map(entries) => {
-                for (k, v) in entries.iter_mut() {
-                    stack.push(k);
-                    stack.push(v);
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Every node of a tree on one line.
-fn set_lines(n: &mut Node, line: u64) {
-    let mut stack = vec![n];
-    while let Some(n) = stack.pop() {
-        n.line = line;
-        match &mut n.value {
-            Val::Seq(items) => stack.extend(items.iter_mut()),
-            Val::Map(entries) => {
-                for (k, v) in entries.iter_mut() {
-                    stack.push(k);
-                    stack.push(v);
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
 /// A YAML or JSON text held inside another document, lines relative to where it starts.
 fn parse_embedded(file: &str, line: u64, text: &str) -> Result<Node, LoadError> {
     let mut n = yaml::parse_chunk(file, yaml::Chunk { line: 1, text })?;
-    shift(&mut n, line.saturating_sub(1));
+    n.shift(line.saturating_sub(1));
     Ok(n)
 }
 
@@ -583,14 +546,14 @@ pub fn parse_json(file: &str, text: &str, first_line: u64) -> Result<Node, LoadE
     };
     match yaml::parse_json_chunk(file, yaml::Chunk { line: 1, text }) {
         Ok(mut n) => {
-            shift(&mut n, first_line.saturating_sub(1));
+            n.shift(first_line.saturating_sub(1));
             Ok(n)
         }
         Err(_) => serde_json::from_str::<serde_json::Value>(text)
             .map(|v| {
                 let mut n = Node::from_json(&v);
                 // Line 0 would read as "from a cluster": every node at the text's start.
-                set_lines(&mut n, first_line);
+                n.set_lines(first_line);
                 n
             })
             .map_err(|e| {

@@ -396,12 +396,24 @@ fn parse_chunk_with(
 
 impl Node {
     /// Moves every line of the tree down by `by` (a document that starts further into a file).
-    fn shift(&mut self, by: u64) {
-        let mut stack = vec![self];
-        while let Some(n) = stack.pop() {
+    pub(crate) fn shift(&mut self, by: u64) {
+        self.each_mut(&mut |n| {
             if n.line > 0 {
                 n.line += by;
             }
+        });
+    }
+
+    /// Puts every node of the tree on one line (a text embedded in a single line).
+    pub(crate) fn set_lines(&mut self, line: u64) {
+        self.each_mut(&mut |n| n.line = line);
+    }
+
+    /// Calls `f` on every node of the tree, keys included.
+    fn each_mut(&mut self, f: &mut impl FnMut(&mut Node)) {
+        let mut stack = vec![self];
+        while let Some(n) = stack.pop() {
+            f(n);
             match &mut n.value {
                 Val::Seq(items) => stack.extend(items.iter_mut()),
                 Val::Map(entries) => {
