@@ -34,11 +34,16 @@ pub static PACK: &[PackAlert] = &[
         group: GROUP_OBJECTS,
         expr: r#"max by (kind, exported_namespace, name) (
   label_replace(
-    gotk_resource_info{ready="False", suspended!="true", customresource_kind!~"GitRepository|OCIRepository|Bucket|HelmChart|HelmRepository|Alert|Provider"},
+    max_over_time(gotk_resource_info{ready="False", suspended!="true", customresource_kind!~"GitRepository|OCIRepository|Bucket|HelmChart|HelmRepository|Alert|Provider"}[3m]),
     "kind", "$1", "customresource_kind", "(.+)"
   )
 ) == 1"#,
         // Flux retries at the object's interval (10m by default): one failed attempt is not an outage.
+        // Every attempt first marks Ready=Unknown "Reconciliation in progress" (kustomize- and
+        // helm-controller, and sources' progressive status), so a scrape that lands inside an
+        // attempt sees no ready="False" series and would restart `for`: with a 1m retry interval
+        // the alert would almost never fire. `max_over_time(...[3m])` bridges such a gap (up to
+        // one missed scrape at a 1m scrape interval); the alert resolves up to 3m after recovery.
         for_: "10m",
         severity: "critical",
         summary: "{{ $labels.kind }} {{ $labels.exported_namespace }}/{{ $labels.name }} fails to reconcile",
@@ -50,7 +55,7 @@ pub static PACK: &[PackAlert] = &[
         group: GROUP_OBJECTS,
         expr: r#"max by (kind, exported_namespace, name) (
   label_replace(
-    gotk_resource_info{ready="False", suspended!="true", customresource_kind=~"GitRepository|OCIRepository|Bucket|HelmChart"},
+    max_over_time(gotk_resource_info{ready="False", suspended!="true", customresource_kind=~"GitRepository|OCIRepository|Bucket|HelmChart"}[3m]),
     "kind", "$1", "customresource_kind", "(.+)"
   )
 ) == 1"#,
@@ -66,7 +71,7 @@ pub static PACK: &[PackAlert] = &[
         group: GROUP_OBJECTS,
         expr: r#"max by (kind, exported_namespace, name) (
   label_replace(
-    gotk_resource_info{ready="False", suspended!="true", customresource_kind="HelmRepository"},
+    max_over_time(gotk_resource_info{ready="False", suspended!="true", customresource_kind="HelmRepository"}[3m]),
     "kind", "$1", "customresource_kind", "(.+)"
   )
 ) == 1"#,
@@ -167,7 +172,7 @@ pub static FLUX_OPERATOR_OBJECT_ALERTS: &[PackAlert] = &[
         name: "FluxReconciliationFailure",
         group: GROUP_OBJECTS,
         expr: r#"max by (kind, exported_namespace, name) (
-  flux_resource_info{ready="False", suspended!="True", kind!~"GitRepository|OCIRepository|Bucket|HelmChart|HelmRepository|ExternalArtifact|ArtifactGenerator|Alert|Provider"}
+  max_over_time(flux_resource_info{ready="False", suspended!="True", kind!~"GitRepository|OCIRepository|Bucket|HelmChart|HelmRepository|ExternalArtifact|ArtifactGenerator|Alert|Provider"}[3m])
 ) == 1"#,
         for_: "10m",
         severity: "critical",
@@ -179,7 +184,7 @@ pub static FLUX_OPERATOR_OBJECT_ALERTS: &[PackAlert] = &[
         name: "FluxSourceFetchFailure",
         group: GROUP_OBJECTS,
         expr: r#"max by (kind, exported_namespace, name) (
-  flux_resource_info{ready="False", suspended!="True", kind=~"GitRepository|OCIRepository|Bucket|HelmChart|ExternalArtifact|ArtifactGenerator"}
+  max_over_time(flux_resource_info{ready="False", suspended!="True", kind=~"GitRepository|OCIRepository|Bucket|HelmChart|ExternalArtifact|ArtifactGenerator"}[3m])
 ) == 1"#,
         for_: "5m",
         severity: "warning",
@@ -191,7 +196,7 @@ pub static FLUX_OPERATOR_OBJECT_ALERTS: &[PackAlert] = &[
         name: "FluxHelmRepoUnavailable",
         group: GROUP_OBJECTS,
         expr: r#"max by (kind, exported_namespace, name) (
-  flux_resource_info{ready="False", suspended!="True", kind="HelmRepository"}
+  max_over_time(flux_resource_info{ready="False", suspended!="True", kind="HelmRepository"}[3m])
 ) == 1"#,
         for_: "15m",
         severity: "warning",
