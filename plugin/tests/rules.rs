@@ -130,6 +130,61 @@ fn promtool_accepts_the_rule_file_form() {
     );
 }
 
+/// Each retry of a failing object first marks it Ready=Unknown "Reconciliation in progress"
+/// (kustomize-controller's reconcile, helm-controller's, sources' progressive status); a scrape
+/// inside that attempt ends the ready="False" series with a staleness marker. Such a gap must not
+/// restart the 10m `for` of FluxReconciliationFailure (with a 1m retry interval it would almost
+/// never fire), and the alert must still end once the object is Ready again.
+#[test]
+fn a_scrape_during_a_retry_does_not_restart_the_failure_alerts_for() {
+    let Ok(promtool) = which("promtool") else {
+        eprintln!("skipped: promtool not installed (make setup)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("flux.rules.yaml"),
+        rules(&["-o", "rule-file", "--flux-version", "2.7"]),
+    )
+    .unwrap();
+    let labels = r#"customresource_kind="Kustomization", exported_namespace="flux-system", name="apps", suspended="false""#;
+    let quote = |s: &str| serde_json::to_string(s).unwrap();
+    let summary = quote("Kustomization flux-system/apps fails to reconcile");
+    let description = quote("Kustomization flux-system/apps has been Ready=False for more than 10 minutes: its last change is not applied. `kubectl flux-monitor status -n flux-system --problems` shows the reason and what blocks it.");
+    let runbook = quote("https://github.com/flux-monitor/flux-monitor/blob/main/scenarios/library/RUNBOOKS.md#fluxreconciliationfailure");
+    let test = format!(
+        r#"rule_files: [flux.rules.yaml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      # Failing from 0m, Unknown at the scrape of 4m (a retry in progress), Ready from 20m.
+      - series: 'gotk_resource_info{{{labels}, ready="False"}}'
+        values: '1 1 1 1 stale 1x14 stale'
+      - series: 'gotk_resource_info{{{labels}, ready="Unknown"}}'
+        values: '_ _ _ _ 1 stale'
+      - series: 'gotk_resource_info{{{labels}, ready="True"}}'
+        values: '_x19 1x10'
+    alert_rule_test:
+      - eval_time: 11m
+        alertname: FluxReconciliationFailure
+        exp_alerts:
+          - exp_labels: {{severity: critical, kind: Kustomization, exported_namespace: flux-system, name: apps}}
+            exp_annotations: {{summary: {summary}, description: {description}, runbook_url: {runbook}}}
+      - eval_time: 25m
+        alertname: FluxReconciliationFailure
+        exp_alerts: []
+"#
+    );
+    std::fs::write(dir.path().join("test.yaml"), test).unwrap();
+    let o = Command::new(promtool)
+        .current_dir(dir.path())
+        .args(["test", "rules", "test.yaml"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+}
+
 #[test]
 fn runbook_base_is_configurable_and_unknown_versions_are_refused() {
     let text = rules(&["--runbook-url-base", "https://runbooks.example.com/flux"]);
