@@ -31,6 +31,8 @@ test: setup
 	  echo "make test: go is not installed: testing against Debian's Prometheus/Alertmanager only" >&2; \
 	  $(CARGO) test --workspace; \
 	fi
+	@# The fuzz targets are a workspace of their own (make fuzz runs them): check they still build.
+	$(CARGO) check --manifest-path fuzz/Cargo.toml --bins
 
 # Real Flux controllers against the real control plane, compared with flux-sim (slow: see README).
 differential: setup

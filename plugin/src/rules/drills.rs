@@ -12,7 +12,6 @@ use super::pack::PackAlert;
 pub const GROUP_DRILLS: &str = "flux-monitor-drills";
 
 /// The default of `rules --drill-stale-after`: a weekly schedule plus a day.
-#[cfg(test)]
 pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(8 * 24 * 3600);
 
 /// The two alerts, the staleness threshold written into the second's expression.

@@ -103,8 +103,8 @@ fn with_drills(version: FluxVersion, source: MetricsSource, stale_after: std::ti
     alerts
 }
 
-/// The pack for `version` as a PrometheusRule (monitoring.coreos.com/v1).
-#[cfg(test)]
+/// The pack for `version` as a PrometheusRule (monitoring.coreos.com/v1), drills' meta-alerts
+/// with their default staleness.
 pub fn prometheus_rule(version: FluxVersion, source: MetricsSource, runbook_base: &str) -> String {
     prometheus_rule_with(version, source, runbook_base, drills::DEFAULT_STALE_AFTER)
 }
@@ -133,8 +133,8 @@ fn prometheus_rule_with(
     out
 }
 
-/// The pack for `version` as a plain Prometheus rule file (`rule_files:` of prometheus.yml).
-#[cfg(test)]
+/// The pack for `version` as a plain Prometheus rule file (`rule_files:` of prometheus.yml),
+/// drills' meta-alerts with their default staleness (the fuzz targets read it).
 pub fn rule_file(version: FluxVersion, source: MetricsSource, runbook_base: &str) -> String {
     rule_file_with(version, source, runbook_base, drills::DEFAULT_STALE_AFTER)
 }
