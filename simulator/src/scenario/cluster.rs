@@ -53,21 +53,7 @@ impl Validator<'_> {
         for r in resources {
             self.canary(r);
         }
-        let mut names = HashMap::new();
-        for (i, f) in raw.value.faults.iter().enumerate() {
-            let Some(name) = &f.value.name else { continue };
-            if name.value.is_empty() || name.value.chars().all(|c| c.is_ascii_digit()) {
-                self.error(
-                    line(name),
-                    format!("fault name {:?} must not be empty or a number", name.value),
-                );
-            } else if let Some(first) = names.insert(name.value.clone(), i) {
-                self.error(
-                    line(name),
-                    format!("duplicate fault name {:?} (also fault {first})", name.value),
-                );
-            }
-        }
+        let names = self.fault_names(raw.value.faults.iter().map(|f| f.value.name.as_ref()));
         let faults = raw
             .value
             .faults

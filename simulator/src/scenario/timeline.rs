@@ -14,11 +14,15 @@ use super::model::*;
 use super::validate::{a, controller_names, line, parse_object_ref, Entry, Validator};
 
 impl Validator<'_> {
-    /// Fault names, for `afterFault: <name>`; duplicates are reported.
-    pub(super) fn fault_names(&mut self, faults: &[Spanned<FaultFile>]) -> HashMap<String, usize> {
+    /// Fault names (each fault's optional `name`, in order), for `afterFault: <name>`; empty,
+    /// numeric and duplicate names are reported.
+    pub(super) fn fault_names<'n>(
+        &mut self,
+        faults: impl Iterator<Item = Option<&'n Spanned<String>>>,
+    ) -> HashMap<String, usize> {
         let mut names = HashMap::new();
-        for (i, f) in faults.iter().enumerate() {
-            let Some(name) = &f.value.name else { continue };
+        for (i, name) in faults.enumerate() {
+            let Some(name) = name else { continue };
             if name.value.is_empty() || name.value.chars().all(|c| c.is_ascii_digit()) {
                 self.error(
                     line(name),

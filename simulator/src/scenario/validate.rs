@@ -316,7 +316,7 @@ impl Validator<'_> {
         self.references(&entries, &index);
         self.depends_on_cycles(&entries, &index);
 
-        let fault_names = self.fault_names(&spec.faults);
+        let fault_names = self.fault_names(spec.faults.iter().map(|f| f.value.name.as_ref()));
         let mut faults = Vec::with_capacity(spec.faults.len());
         for raw in &spec.faults {
             if let Some(f) = self.fault(raw, &entries, &index, duration) {
