@@ -34,18 +34,12 @@ impl Cached {
 
     /// One top-level field other than apiVersion, kind and metadata (`spec`, `status`).
     pub fn field(&self, key: &str) -> Option<Value> {
-        match serde_json::from_str::<Value>(&self.rest) {
-            Ok(Value::Object(mut fields)) => fields.remove(key),
-            _ => None,
-        }
+        self.fields().remove(key)
     }
 
     /// The whole object as a JSON tree, as the API served it (less managedFields).
     pub fn to_value(&self) -> Value {
-        let mut fields = match serde_json::from_str::<Value>(&self.rest) {
-            Ok(Value::Object(fields)) => fields,
-            _ => serde_json::Map::new(),
-        };
+        let mut fields = self.fields();
         if let Some(types) = &self.types {
             fields.insert("apiVersion".into(), types.api_version.clone().into());
             fields.insert("kind".into(), types.kind.clone().into());
@@ -55,6 +49,14 @@ impl Cached {
             serde_json::to_value(&self.metadata).unwrap_or_default(),
         );
         Value::Object(fields)
+    }
+
+    /// The fields kept as text, parsed (the store wrote them from a JSON object).
+    fn fields(&self) -> serde_json::Map<String, Value> {
+        match serde_json::from_str::<Value>(&self.rest) {
+            Ok(Value::Object(fields)) => fields,
+            _ => serde_json::Map::new(),
+        }
     }
 }
 
